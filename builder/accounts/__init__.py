@@ -1,0 +1,1 @@
+"""Users, workspaces, roles, invitations and API keys; who may do what."""

@@ -1,0 +1,1 @@
+"""Bots: a mutable draft graph, immutable published versions, sharing, import/export."""

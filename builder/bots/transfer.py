@@ -1,0 +1,198 @@
+"""Export a bot to one YAML file and import it back, into any workspace.
+
+The file carries the graph, its settings and what it depends on (plugins, knowledge bases, other
+bots, models) — never secrets: literal credentials in node configs are blanked and listed so the
+importer knows what to fill in. Importing validates everything before writing anything.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import yaml
+from django.conf import settings
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from builder.accounts.models import Workspace
+from builder.accounts.permissions import Actor
+from builder.accounts.roles import Action
+from builder.bots.graph_errors import graph_invalid_error, problem_payload
+from builder.bots.models import Bot, BotVersion
+from builder.bots.permissions import check_bot_permission
+from builder.bots.services import bot_create
+from builder.bots.yaml_safety import UnsafeYaml, dump_yaml, load_untrusted_yaml
+from builder.core.exceptions import PayloadTooLarge, ValidationFailed
+from builder.engine.dsl import GraphInvalid, find_problems, parse_graph
+
+EXPORT_KIND = "agentloom/bot"
+EXPORT_FORMAT_VERSION = 1
+SECRET_KEY_PATTERN = re.compile(r"(secret|token|password|passwd|api[_-]?key|authorization|cookie|credential)", re.I)
+MODEL_NODE_TYPES = {"llm", "agent", "intent", "parameter_extractor"}
+
+
+@dataclass
+class ImportResult:
+    bot: Bot
+    dependencies: dict[str, list[Any]]
+    secrets_to_fill: list[dict[str, str]]
+    problems: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _node_type_name(node: dict[str, Any]) -> str:
+    return str(node.get("type", "")).split("@", 1)[0]
+
+
+def graph_dependencies(document: dict[str, Any]) -> dict[str, list[Any]]:
+    """What must exist where the bot is imported: plugin tools, knowledge bases, bots, models."""
+    tools: set[tuple[str, str]] = set()
+    knowledge: set[str] = set()
+    bots: set[str] = set()
+    models: set[tuple[str, str]] = set()
+
+    def add_model(value: Any) -> None:
+        if isinstance(value, dict) and value.get("provider") and value.get("name"):
+            models.add((str(value["provider"]), str(value["name"])))
+
+    add_model((document.get("settings") or {}).get("model"))
+    for node in document.get("nodes", []):
+        kind, data = _node_type_name(node), node.get("data") or {}
+        if kind == "tool":
+            tools.add((str(data.get("plugin", "")), str(data.get("tool", ""))))
+        if kind == "agent":
+            tools.update((str(t.get("plugin", "")), str(t.get("tool", ""))) for t in data.get("tools", []))
+            bots.update(str(b) for b in data.get("bots", []))
+        if kind in {"agent", "knowledge_retrieval"}:
+            knowledge.update(str(k) for k in data.get("knowledge_bases", []))
+        if kind == "sub_bot" and data.get("bot_id"):
+            bots.add(str(data["bot_id"]))
+        if kind in MODEL_NODE_TYPES:
+            add_model(data.get("model"))
+            add_model(data.get("fallback_model"))
+    return {
+        "plugins": [{"plugin": plugin, "tool": tool} for plugin, tool in sorted(tools)],
+        "knowledge_bases": sorted(knowledge),
+        "bots": sorted(bots),
+        "models": [{"provider": provider, "name": name} for provider, name in sorted(models)],
+    }
+
+
+def strip_secrets(document: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """Blank literal values stored under secret-looking keys; references and templates stay."""
+    clean = copy.deepcopy(document)
+    removed: list[dict[str, str]] = []
+
+    def walk(value: Any, node_id: str, path: str) -> None:
+        if isinstance(value, dict):
+            # {"type": "api_key", "key": "X-Token", "value": "…"}: the secret sits beside a name.
+            named_secret = bool(SECRET_KEY_PATTERN.search(str(value.get("type", "")) + str(value.get("key", ""))))
+            for key, item in value.items():
+                here = f"{path}.{key}" if path else str(key)
+                is_secret_slot = SECRET_KEY_PATTERN.search(str(key)) or (named_secret and key == "value")
+                if is_secret_slot and isinstance(item, str) and item and "{{" not in item:
+                    value[key] = ""
+                    removed.append({"node_id": node_id, "field": here})
+                else:
+                    walk(item, node_id, here)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, node_id, f"{path}.{index}")
+
+    for node in clean.get("nodes", []):
+        walk(node.get("data"), str(node.get("id")), "data")
+    return clean, removed
+
+
+def bot_export(*, actor: Actor, bot: Bot, version: BotVersion | None = None) -> str:
+    """The YAML file for a bot's draft, or for one of its versions."""
+    check_bot_permission(actor=actor, bot=bot, action=Action.BOT_EXPORT)
+    source = version.graph if version is not None else bot.draft
+    labels = version if version is not None else bot
+    graph, removed = strip_secrets(source)
+    document = {
+        "kind": EXPORT_KIND,
+        "format_version": EXPORT_FORMAT_VERSION,
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "source": {"version": version.number if version is not None else "draft"},
+        "bot": {"name": labels.name, "description": labels.description, "icon": labels.icon},
+        "graph": graph,
+        "dependencies": graph_dependencies(graph),
+        "secrets_to_fill": removed,
+    }
+    return dump_yaml(document)
+
+
+def _refuse(field_name: str, message: str, code: str = "invalid_import") -> ValidationFailed:
+    return ValidationFailed(_("The file cannot be imported."), code=code, fields={field_name: [message]})
+
+
+def parse_bot_file(raw: bytes) -> dict[str, Any]:
+    """Check and parse an uploaded bot file; every refusal names the field and the reason."""
+    limit = settings.BOT_IMPORT_MAX_BYTES
+    if len(raw) > limit:
+        raise PayloadTooLarge(
+            _("Bot files are limited to %(limit)d bytes.") % {"limit": limit}, fields={"file": [_("Too large.")]}
+        )
+    if not raw.strip():
+        raise _refuse("file", _("The file is empty."))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _refuse("file", _("The file is not UTF-8 text.")) from None
+    try:
+        data = load_untrusted_yaml(text)
+    except UnsafeYaml as exc:
+        raise _refuse("file", _("Refused unsafe YAML: %(reason)s.") % {"reason": exc}) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise _refuse("file", _("The file is not valid YAML%(where)s.") % {"where": where}) from None
+    if not isinstance(data, dict):
+        raise _refuse("file", _("The file must contain a mapping at the top level."))
+    if data.get("kind") != EXPORT_KIND:
+        raise _refuse("kind", _("Expected kind '%(kind)s'.") % {"kind": EXPORT_KIND})
+    if data.get("format_version") != EXPORT_FORMAT_VERSION:
+        raise _refuse(
+            "format_version",
+            _("Unsupported format version %(found)s; this server reads version %(supported)d.")
+            % {"found": data.get("format_version"), "supported": EXPORT_FORMAT_VERSION},
+            code="unsupported_version",
+        )
+    bot = data.get("bot")
+    if not isinstance(bot, dict) or not isinstance(bot.get("name"), str) or not bot["name"].strip():
+        raise _refuse("bot.name", _("This field is required."))
+    for key in ("description", "icon"):
+        if not isinstance(bot.get(key, ""), str):
+            raise _refuse(f"bot.{key}", _("Must be text."))
+    if not isinstance(data.get("graph"), dict):
+        raise _refuse("graph", _("This field is required."))
+    return data
+
+
+@transaction.atomic
+def bot_import(*, actor: Actor, workspace: Workspace, raw: bytes, name: str | None = None) -> ImportResult:
+    """Create a bot from an exported file. Nothing is written unless the whole file is valid."""
+    data = parse_bot_file(raw)
+    try:
+        graph = parse_graph(data["graph"])
+    except GraphInvalid as exc:
+        raise graph_invalid_error(exc.problems, field_prefix="graph") from exc
+    labels = data["bot"]
+    bot = bot_create(
+        actor=actor,
+        workspace=workspace,
+        name=name or labels["name"],
+        description=labels.get("description", ""),
+        icon=labels.get("icon", ""),
+        draft=data["graph"],
+    )
+    return ImportResult(
+        bot=bot,
+        dependencies=graph_dependencies(data["graph"]),
+        secrets_to_fill=[item for item in data.get("secrets_to_fill") or [] if isinstance(item, dict)],
+        problems=[problem_payload(problem) for problem in find_problems(graph)],
+    )

@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from builder.core.apis import HealthApi
+from builder.core.dsl_apis import DslSchemaApi, NodeTypesApi
+
+api_v1 = [
+    path("health", HealthApi.as_view(), name="health"),
+    path("dsl/schema", DslSchemaApi.as_view(), name="dsl-schema"),
+    path("dsl/node-types", NodeTypesApi.as_view(), name="dsl-node-types"),
+    path("", include("builder.accounts.urls")),
+    path("", include("builder.bots.urls")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+]
+
+handler404 = "builder.core.exception_handler.json_not_found"
+handler500 = "builder.core.exception_handler.json_server_error"

@@ -1,0 +1,1 @@
+"""Shared ground: base model, error hierarchy and its DRF handler, pagination, health checks."""
