@@ -1,0 +1,72 @@
+"""Factories and small helpers shared by the API tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import factory
+from rest_framework.test import APIClient
+
+from builder.accounts.models import Membership, User, Workspace
+from builder.accounts.roles import Role
+from builder.accounts.services import api_key_create, workspace_create
+from builder.bots.models import Bot
+from builder.bots.services import bot_create
+
+PASSWORD = "correct horse battery staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def save_password(self, create: bool, extracted: Any, **kwargs: Any) -> None:
+        if create:
+            self.save()
+
+
+def make_workspace(owner: User | None = None, name: str = "Acme") -> Workspace:
+    return workspace_create(actor=owner or UserFactory(), name=name)
+
+
+def owner_of(workspace: Workspace) -> User:
+    return Membership.objects.filter(workspace=workspace, role=Role.OWNER).select_related("user").first().user  # type: ignore[union-attr]
+
+
+def member(workspace: Workspace, role: str, **user_fields: Any) -> User:
+    user = UserFactory(**user_fields)
+    Membership.objects.create(workspace=workspace, user=user, role=role)
+    return user
+
+
+def make_bot(workspace: Workspace, *, by: User | None = None, **fields: Any) -> Bot:
+    fields.setdefault("name", "Support bot")
+    return bot_create(actor=by or owner_of(workspace), workspace=workspace, **fields)
+
+
+def client_for(user: User | None = None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def key_client(workspace: Workspace, *, role: str = Role.EDITOR, by: User | None = None, **kwargs: Any) -> tuple[APIClient, str]:
+    _key, raw = api_key_create(actor=by or owner_of(workspace), workspace=workspace, name="ci", role=role, **kwargs)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client, raw
+
+
+def error_of(response: Any) -> dict[str, Any]:
+    """The one error shape; fails loudly when a response does not follow it."""
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert {"code", "message", "fields"} <= set(body["error"]), body
+    return body["error"]  # type: ignore[no-any-return]
