@@ -57,7 +57,9 @@ def client_for(user: User | None = None) -> APIClient:
     return client
 
 
-def key_client(workspace: Workspace, *, role: str = Role.EDITOR, by: User | None = None, **kwargs: Any) -> tuple[APIClient, str]:
+def key_client(
+    workspace: Workspace, *, role: str = Role.EDITOR, by: User | None = None, **kwargs: Any
+) -> tuple[APIClient, str]:
     _key, raw = api_key_create(actor=by or owner_of(workspace), workspace=workspace, name="ci", role=role, **kwargs)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")

@@ -36,7 +36,13 @@ def test_engine_problem_templates_are_translated() -> None:
     from builder.engine.dsl import GraphInvalid, parse_graph
 
     with pytest.raises(GraphInvalid) as caught:
-        parse_graph({"version": 1, "nodes": [{"id": "a", "type": "teleport", "data": {}, "position": {"x": 0, "y": 0}}], "edges": []})
+        parse_graph(
+            {
+                "version": 1,
+                "nodes": [{"id": "a", "type": "teleport", "data": {}, "position": {"x": 0, "y": 0}}],
+                "edges": [],
+            }
+        )
     with translation.override("zh-hans"):
         message = problem_message(caught.value.problems[0])
     assert message != caught.value.problems[0].message

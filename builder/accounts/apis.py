@@ -6,9 +6,9 @@ from typing import Any
 
 from django.contrib.auth import authenticate, login, logout
 from django.db.models import QuerySet
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
-from django.utils.decorators import method_decorator
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny
@@ -66,7 +66,19 @@ class ApiKeyOut(serializers.ModelSerializer[ApiKey]):
 
     class Meta:
         model = ApiKey
-        fields = ["id", "name", "prefix", "role", "bot", "is_active", "created_by", "created_at", "last_used_at", "expires_at", "revoked_at"]
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "role",
+            "bot",
+            "is_active",
+            "created_by",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "revoked_at",
+        ]
 
 
 class ApiKeyCreatedOut(ApiKeyOut):
@@ -112,7 +124,9 @@ class LoginApi(APIView):
         data = validated(LoginIn, request.data)
         username = data["username"]
         if "@" in username:
-            username = User.objects.filter(email__iexact=username).values_list("username", flat=True).first() or username
+            username = (
+                User.objects.filter(email__iexact=username).values_list("username", flat=True).first() or username
+            )
         user = authenticate(request._request, username=username, password=data["password"])
         if user is None:
             raise NotAuthenticated(_("Wrong username or password."), code="invalid_credentials")
@@ -193,7 +207,9 @@ class WorkspaceDetailApi(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request: Request, workspace_id: str) -> Response:
         actor = request_actor(request)
-        services.workspace_delete(actor=actor, workspace=selectors.workspace_get(actor=actor, workspace_id=workspace_id))
+        services.workspace_delete(
+            actor=actor, workspace=selectors.workspace_get(actor=actor, workspace_id=workspace_id)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -25,9 +25,7 @@ def actor_user(actor: Actor) -> User:
 def member_role(*, user: User, workspace: Workspace) -> str | None:
     if not user.is_active:
         return None
-    return (
-        Membership.objects.filter(workspace=workspace, user=user).values_list("role", flat=True).first()
-    )
+    return Membership.objects.filter(workspace=workspace, user=user).values_list("role", flat=True).first()
 
 
 def workspace_role(*, actor: Actor, workspace: Workspace) -> str | None:

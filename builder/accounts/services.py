@@ -62,7 +62,9 @@ def workspace_create(*, actor: Actor, name: str, description: str = "") -> Works
     return workspace
 
 
-def workspace_update(*, actor: Actor, workspace: Workspace, name: str | None = None, description: str | None = None) -> Workspace:
+def workspace_update(
+    *, actor: Actor, workspace: Workspace, name: str | None = None, description: str | None = None
+) -> Workspace:
     check_workspace_permission(actor=actor, workspace=workspace, action=Action.WORKSPACE_UPDATE)
     if name is not None:
         if not name.strip():
@@ -164,7 +166,9 @@ def invitation_accept(*, user: User, token: str) -> Membership:
     if invitation is None:
         raise NotFound(_("Invitation not found."))
     if invitation.status != "pending":
-        raise Conflict(_("This invitation is %(status)s.") % {"status": invitation.status}, code="invitation_" + invitation.status)
+        raise Conflict(
+            _("This invitation is %(status)s.") % {"status": invitation.status}, code="invitation_" + invitation.status
+        )
     if invitation.email.lower() != user.email.lower():
         raise PermissionDenied(_("This invitation was sent to another email address."))
     try:
@@ -181,7 +185,9 @@ def invitation_accept(*, user: User, token: str) -> Membership:
 def invitation_revoke(*, actor: Actor, invitation: Invitation) -> Invitation:
     check_workspace_permission(actor=actor, workspace=invitation.workspace, action=Action.MEMBERS_MANAGE)
     if invitation.status != "pending":
-        raise Conflict(_("This invitation is %(status)s.") % {"status": invitation.status}, code="invitation_" + invitation.status)
+        raise Conflict(
+            _("This invitation is %(status)s.") % {"status": invitation.status}, code="invitation_" + invitation.status
+        )
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["revoked_at", "updated_at"])
     return invitation

@@ -20,5 +20,7 @@ urlpatterns = [
         name="invitation-detail",
     ),
     path("workspaces/<uuid:workspace_id>/api-keys/", apis.ApiKeyListApi.as_view(), name="api-key-list"),
-    path("workspaces/<uuid:workspace_id>/api-keys/<uuid:key_id>", apis.ApiKeyDetailApi.as_view(), name="api-key-detail"),
+    path(
+        "workspaces/<uuid:workspace_id>/api-keys/<uuid:key_id>", apis.ApiKeyDetailApi.as_view(), name="api-key-detail"
+    ),
 ]

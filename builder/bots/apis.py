@@ -46,8 +46,16 @@ class BotSummaryOut(serializers.ModelSerializer[Bot]):
     class Meta:
         model = Bot
         fields = [
-            "id", "workspace", "name", "description", "icon", "visibility", "draft_revision",
-            "live_version", "created_at", "updated_at",
+            "id",
+            "workspace",
+            "name",
+            "description",
+            "icon",
+            "visibility",
+            "draft_revision",
+            "live_version",
+            "created_at",
+            "updated_at",
         ]
 
 
@@ -184,7 +192,9 @@ class BotPublishApi(APIView):
     def post(self, request: Request, bot_id: str) -> Response:
         actor = request_actor(request)
         data = validated(PublishIn, request.data)
-        version = services.bot_publish(actor=actor, bot=selectors.bot_get(actor=actor, bot_id=bot_id), note=data["note"])
+        version = services.bot_publish(
+            actor=actor, bot=selectors.bot_get(actor=actor, bot_id=bot_id), note=data["note"]
+        )
         return Response(BotVersionOut(version).data, status=status.HTTP_201_CREATED)
 
 
@@ -299,8 +309,10 @@ class BotImportApi(APIView):
     parser_classes = [parsers.MultiPartParser, RawYamlParser]
 
     @extend_schema(
-        request={"multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}},
-                 "application/x-yaml": OpenApiTypes.STR},
+        request={
+            "multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}},
+            "application/x-yaml": OpenApiTypes.STR,
+        },
         parameters=[OpenApiParameter("name", str, description="Name the imported bot differently")],
         responses={201: ImportedOut},
     )

@@ -31,9 +31,7 @@ class Bot(BaseModel):
     draft_updated_at = models.DateTimeField(auto_now_add=True)
     draft_updated_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
     # The version that published channels serve; rollback points it at an older one.
-    live_version = models.ForeignKey(
-        "BotVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    live_version = models.ForeignKey("BotVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:

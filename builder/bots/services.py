@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from builder.accounts.models import Membership, User, Workspace
 from builder.accounts.permissions import Actor, actor_user, check_workspace_permission
-from builder.accounts.roles import BotRole, Action
+from builder.accounts.roles import Action, BotRole
 from builder.bots.drafts import graph_checksum, starter_graph
 from builder.bots.graph_errors import graph_invalid_error
 from builder.bots.models import Bot, BotGrant, BotVersion, Visibility
@@ -62,9 +62,7 @@ def bot_create(
     document = draft if draft is not None else starter_graph()
     _parse_document(document)
     user = actor_user(actor)
-    return Bot.objects.create(
-        workspace=workspace, draft=document, created_by=user, draft_updated_by=user, **fields
-    )
+    return Bot.objects.create(workspace=workspace, draft=document, created_by=user, draft_updated_by=user, **fields)
 
 
 def bot_update(*, actor: Actor, bot: Bot, **fields: Any) -> Bot:
@@ -121,10 +119,15 @@ def bot_publish(*, actor: Actor, bot: Bot, note: str = "") -> BotVersion:
         raise graph_invalid_error(exc.problems) from exc
     checksum = graph_checksum(current.draft)
     latest = current.versions.order_by("-number").first()
-    if latest is not None and latest.checksum == checksum and (latest.name, latest.description, latest.icon) == (
-        current.name,
-        current.description,
-        current.icon,
+    if (
+        latest is not None
+        and latest.checksum == checksum
+        and (latest.name, latest.description, latest.icon)
+        == (
+            current.name,
+            current.description,
+            current.icon,
+        )
     ):
         version = latest
     else:

@@ -26,7 +26,11 @@ def flatten_field_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
         for key, value in detail.items():
             name = f"{prefix}.{key}" if prefix else str(key)
             flat.update(flatten_field_errors(value, name))
-    elif isinstance(detail, list) and detail and all(isinstance(item, (str, drf_exceptions.ErrorDetail)) for item in detail):
+    elif (
+        isinstance(detail, list)
+        and detail
+        and all(isinstance(item, (str, drf_exceptions.ErrorDetail)) for item in detail)
+    ):
         flat[prefix or "non_field_errors"] = [str(item) for item in detail]
     elif isinstance(detail, list):
         for index, value in enumerate(detail):

@@ -32,7 +32,7 @@ def test_key_is_shown_once_stored_hashed_and_records_its_use() -> None:
 
 def test_revoked_expired_and_forged_keys_are_refused() -> None:
     workspace = make_workspace()
-    client, raw = key_client(workspace)
+    client, _raw = key_client(workspace)
     url = f"/api/v1/workspaces/{workspace.pk}/bots/"
     assert client.get(url).status_code == 200
     key = ApiKey.objects.get()

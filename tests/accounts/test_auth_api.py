@@ -45,7 +45,9 @@ def test_signup_validates_and_logs_in() -> None:
     ok = client.post("/api/v1/auth/signup", {"username": "grace", "email": "g@example.com", "password": PASSWORD})
     assert ok.status_code == 201
     assert client.get("/api/v1/auth/me").json()["email"] == "g@example.com"
-    again = APIClient().post("/api/v1/auth/signup", {"username": "grace2", "email": "G@example.com", "password": PASSWORD})
+    again = APIClient().post(
+        "/api/v1/auth/signup", {"username": "grace2", "email": "G@example.com", "password": PASSWORD}
+    )
     assert error_of(again)["fields"] == {"email": ["A user with this email already exists."]}
     assert User.objects.count() == 1
 

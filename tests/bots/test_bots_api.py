@@ -71,7 +71,9 @@ def test_an_unfinished_draft_is_saved_with_its_problems_but_cannot_be_published(
     bot = make_bot(workspace)
     client = client_for(owner_of(workspace))
     draft = copy.deepcopy(bot.draft)
-    draft["nodes"].append({"id": "orphan", "type": "template@1", "data": {"template": "hi"}, "position": {"x": 0, "y": 200}})
+    draft["nodes"].append(
+        {"id": "orphan", "type": "template@1", "data": {"template": "hi"}, "position": {"x": 0, "y": 200}}
+    )
     saved = client.put(f"/api/v1/bots/{bot.pk}/draft", {"revision": 1, "draft": draft}, format="json")
     assert saved.status_code == 200, saved.content
     assert saved.json()["revision"] == 2
@@ -90,7 +92,9 @@ def test_second_editor_with_a_stale_revision_gets_409_and_loses_nothing() -> Non
 
     alice_draft = copy.deepcopy(bot.draft)
     alice_draft["settings"]["persona"] = "Alice's persona"
-    first = alice.put(f"/api/v1/bots/{bot.pk}/draft", {"revision": loaded_revision, "draft": alice_draft}, format="json")
+    first = alice.put(
+        f"/api/v1/bots/{bot.pk}/draft", {"revision": loaded_revision, "draft": alice_draft}, format="json"
+    )
     assert first.status_code == 200
 
     bob_draft = copy.deepcopy(bot.draft)
@@ -102,7 +106,9 @@ def test_second_editor_with_a_stale_revision_gets_409_and_loses_nothing() -> Non
     bot.refresh_from_db()
     assert bot.draft["settings"]["persona"] == "Alice's persona"
     # Bob reloads, merges, and saves on top.
-    retry = bob.put(f"/api/v1/bots/{bot.pk}/draft", {"revision": loaded_revision + 1, "draft": bob_draft}, format="json")
+    retry = bob.put(
+        f"/api/v1/bots/{bot.pk}/draft", {"revision": loaded_revision + 1, "draft": bob_draft}, format="json"
+    )
     assert retry.status_code == 200 and retry.json()["revision"] == loaded_revision + 2
 
 

@@ -98,9 +98,17 @@ def test_dependencies_are_listed() -> None:
         }
     )
     draft["nodes"].append(
-        {"id": "search", "type": "tool", "position": {"x": 0, "y": 0}, "data": {"plugin": "web_search", "tool": "search", "inputs": {}}}
+        {
+            "id": "search",
+            "type": "tool",
+            "position": {"x": 0, "y": 0},
+            "data": {"plugin": "web_search", "tool": "search", "inputs": {}},
+        }
     )
-    draft["edges"] += [{"id": "e-kb", "source": "start", "target": "kb"}, {"id": "e-s", "source": "start", "target": "search"}]
+    draft["edges"] += [
+        {"id": "e-kb", "source": "start", "target": "kb"},
+        {"id": "e-s", "source": "start", "target": "search"},
+    ]
     bot.draft = draft
     bot.save()
     deps = yaml.safe_load(export(client_for(owner_of(workspace)), bot))["dependencies"]
@@ -112,7 +120,9 @@ def test_raw_yaml_body_is_accepted_too() -> None:
     workspace = make_workspace()
     client = client_for(owner_of(workspace))
     text = export(client, make_bot(workspace, name="Raw"))
-    response = client.generic("POST", f"/api/v1/workspaces/{workspace.pk}/bots/import?name=Copy", text, content_type="application/x-yaml")
+    response = client.generic(
+        "POST", f"/api/v1/workspaces/{workspace.pk}/bots/import?name=Copy", text, content_type="application/x-yaml"
+    )
     assert response.status_code == 201 and response.json()["bot"]["name"] == "Copy"
 
 
@@ -133,7 +143,9 @@ def hostile_files(valid: str) -> list[tuple[str, bytes, str, str]]:
     data = yaml.safe_load(valid)
     wrong_version = dict(data, format_version=2)
     unknown_node = copy.deepcopy(data)
-    unknown_node["graph"]["nodes"].append({"id": "evil", "type": "shell_exec", "data": {}, "position": {"x": 0, "y": 0}})
+    unknown_node["graph"]["nodes"].append(
+        {"id": "evil", "type": "shell_exec", "data": {}, "position": {"x": 0, "y": 0}}
+    )
     return [
         ("wrong version", yaml.safe_dump(wrong_version).encode(), "unsupported_version", "format_version"),
         ("yaml bomb", BILLION_LAUGHS.encode(), "invalid_import", "file"),
@@ -145,7 +157,12 @@ def hostile_files(valid: str) -> list[tuple[str, bytes, str, str]]:
         ("a list", b"- 1\n- 2\n", "invalid_import", "file"),
         ("other kind", b"kind: dify/app\nformat_version: 1\n", "invalid_import", "kind"),
         ("no name", yaml.safe_dump(dict(data, bot={"name": ""})).encode(), "invalid_import", "bot.name"),
-        ("unknown node type", yaml.safe_dump(unknown_node, allow_unicode=True).encode(), "invalid_graph", "graph.nodes.evil"),
+        (
+            "unknown node type",
+            yaml.safe_dump(unknown_node, allow_unicode=True).encode(),
+            "invalid_graph",
+            "graph.nodes.evil",
+        ),
     ]
 
 
@@ -170,7 +187,9 @@ def test_a_50_mb_file_is_refused_before_it_is_parsed() -> None:
     response = upload(client, workspace, huge)
     assert response.status_code == 413
     assert error_of(response)["code"] == "payload_too_large"
-    raw_body = client.generic("POST", f"/api/v1/workspaces/{workspace.pk}/bots/import", huge, content_type="application/x-yaml")
+    raw_body = client.generic(
+        "POST", f"/api/v1/workspaces/{workspace.pk}/bots/import", huge, content_type="application/x-yaml"
+    )
     assert raw_body.status_code == 413
     assert Bot.objects.count() == 0
 

@@ -31,14 +31,25 @@ def test_an_editor_granted_viewer_is_held_back_on_that_bot() -> None:
     grant(client_for(owner_of(workspace)), sensitive, editor, "viewer")
     as_editor = client_for(editor)
     assert as_editor.get(f"/api/v1/bots/{sensitive.pk}/").status_code == 200
-    assert as_editor.put(f"/api/v1/bots/{sensitive.pk}/draft", {"revision": 1, "draft": sensitive.draft}, format="json").status_code == 403
+    assert (
+        as_editor.put(
+            f"/api/v1/bots/{sensitive.pk}/draft", {"revision": 1, "draft": sensitive.draft}, format="json"
+        ).status_code
+        == 403
+    )
 
 
 def test_private_bots_are_visible_to_admins_the_creator_and_grantees_only() -> None:
     workspace = make_workspace()
     creator = member(workspace, Role.EDITOR)
-    colleague, grantee, admin = member(workspace, Role.EDITOR), member(workspace, Role.VIEWER), member(workspace, Role.ADMIN)
-    created = client_for(creator).post(f"/api/v1/workspaces/{workspace.pk}/bots/", {"name": "Secret", "visibility": "private"})
+    colleague, grantee, admin = (
+        member(workspace, Role.EDITOR),
+        member(workspace, Role.VIEWER),
+        member(workspace, Role.ADMIN),
+    )
+    created = client_for(creator).post(
+        f"/api/v1/workspaces/{workspace.pk}/bots/", {"name": "Secret", "visibility": "private"}
+    )
     bot_id = created.json()["id"]
     url = f"/api/v1/workspaces/{workspace.pk}/bots/"
     names = lambda user: [b["name"] for b in client_for(user).get(url).json()["results"]]  # noqa: E731
@@ -71,8 +82,18 @@ def test_only_admins_share_and_only_with_members() -> None:
 def test_editors_cannot_make_a_bot_private_but_admins_can() -> None:
     workspace = make_workspace()
     bot = make_bot(workspace)
-    assert client_for(member(workspace, Role.EDITOR)).patch(f"/api/v1/bots/{bot.pk}/", {"visibility": "private"}).status_code == 403
-    assert client_for(member(workspace, Role.ADMIN)).patch(f"/api/v1/bots/{bot.pk}/", {"visibility": "private"}).status_code == 200
+    assert (
+        client_for(member(workspace, Role.EDITOR))
+        .patch(f"/api/v1/bots/{bot.pk}/", {"visibility": "private"})
+        .status_code
+        == 403
+    )
+    assert (
+        client_for(member(workspace, Role.ADMIN))
+        .patch(f"/api/v1/bots/{bot.pk}/", {"visibility": "private"})
+        .status_code
+        == 200
+    )
 
 
 def test_services_check_permissions_themselves() -> None:

@@ -13,14 +13,21 @@ def save(client, bot: Bot, mutate) -> int:  # type: ignore[no-untyped-def]
     current = client.get(f"/api/v1/bots/{bot.pk}/").json()
     draft = copy.deepcopy(current["draft"])
     mutate(draft)
-    response = client.put(f"/api/v1/bots/{bot.pk}/draft", {"revision": current["draft_revision"], "draft": draft}, format="json")
+    response = client.put(
+        f"/api/v1/bots/{bot.pk}/draft", {"revision": current["draft_revision"], "draft": draft}, format="json"
+    )
     assert response.status_code == 200, response.content
     return int(response.json()["revision"])
 
 
 def add_template_node(draft: dict) -> None:  # type: ignore[type-arg]
     draft["nodes"].append(
-        {"id": "greet", "type": "template@1", "data": {"template": "Hello {{ sys.query }}"}, "position": {"x": 1, "y": 1}}
+        {
+            "id": "greet",
+            "type": "template@1",
+            "data": {"template": "Hello {{ sys.query }}"},
+            "position": {"x": 1, "y": 1},
+        }
     )
     draft["edges"].append({"id": "start-greet", "source": "start", "target": "greet"})
 
@@ -91,4 +98,7 @@ def test_viewers_cannot_publish_or_roll_back() -> None:
     assert viewer.get(f"/api/v1/bots/{bot.pk}/versions/").status_code == 200
     assert viewer.post(f"/api/v1/bots/{bot.pk}/publish", {}).status_code == 403
     assert viewer.post(f"/api/v1/bots/{bot.pk}/versions/1/rollback").status_code == 403
-    assert viewer.put(f"/api/v1/bots/{bot.pk}/draft", {"revision": 1, "draft": bot.draft}, format="json").status_code == 403
+    assert (
+        viewer.put(f"/api/v1/bots/{bot.pk}/draft", {"revision": 1, "draft": bot.draft}, format="json").status_code
+        == 403
+    )
