@@ -1,0 +1,30 @@
+"""knowledge_retrieval: search knowledge bases and return the best chunks."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from builder.engine.i18n import gettext_noop
+from builder.engine.nodes.base import NodeConfig, NodeSpec
+from builder.engine.nodes.registry import register
+from builder.engine.values import ResourceId, Value
+
+
+class KnowledgeRetrievalConfig(NodeConfig):
+    query: Value
+    knowledge_bases: list[ResourceId] = Field(min_length=1, max_length=50)
+    top_k: int = Field(default=5, ge=1, le=50)
+    score_threshold: float | None = Field(default=None, ge=0, le=1)
+    mode: Literal["semantic", "full_text", "hybrid"] = "hybrid"
+
+
+@register
+class KnowledgeRetrievalNode(NodeSpec[KnowledgeRetrievalConfig]):
+    name = "knowledge_retrieval"
+    version = 1
+    title = gettext_noop("Knowledge retrieval")
+    description = gettext_noop("Find the passages of your knowledge bases that best match a query.")
+    config_model = KnowledgeRetrievalConfig
+    static_outputs = {"chunks": "array[object]"}

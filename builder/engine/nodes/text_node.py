@@ -1,0 +1,39 @@
+"""text: split, join or replace text (module named text_node for symmetry with json_node)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from builder.engine.i18n import gettext_noop
+from builder.engine.nodes.base import NodeConfig, NodeSpec
+from builder.engine.nodes.registry import register
+from builder.engine.values import Value, field_error
+
+
+class TextConfig(NodeConfig):
+    operation: Literal["split", "join", "replace"] = "split"
+    # A string for split/replace, a list for join.
+    input: Value
+    separator: str = Field(default="\n", max_length=100)
+    old: str = Field(default="", max_length=10_000, validate_default=True)
+    new: str = Field(default="", max_length=10_000)
+    max_splits: int | None = Field(default=None, ge=1)
+
+    @field_validator("old")
+    @classmethod
+    def _old_for_replace(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("operation") == "replace" and not value:
+            raise field_error("missing_field", gettext_noop("Give the text to replace."))
+        return value
+
+
+@register
+class TextNode(NodeSpec[TextConfig]):
+    name = "text"
+    version = 1
+    title = gettext_noop("Text")
+    description = gettext_noop("Split text into a list, join a list into text, or replace text.")
+    config_model = TextConfig
+    static_outputs = {"result": "any"}

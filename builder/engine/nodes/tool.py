@@ -1,0 +1,27 @@
+"""tool: call one plugin tool with explicit inputs."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from builder.engine.i18n import gettext_noop
+from builder.engine.nodes.base import NodeConfig, NodeSpec
+from builder.engine.nodes.registry import register
+from builder.engine.values import ResourceId, Value
+
+
+class ToolConfig(NodeConfig):
+    plugin: ResourceId
+    tool: ResourceId
+    # Checked against the tool's input schema by the plugin host, which knows it; the engine does not.
+    inputs: dict[str, Value] = Field(default_factory=dict, max_length=100)
+
+
+@register
+class ToolNode(NodeSpec[ToolConfig]):
+    name = "tool"
+    version = 1
+    title = gettext_noop("Tool")
+    description = gettext_noop("Call one tool of a plugin.")
+    config_model = ToolConfig
+    static_outputs = {"result": "any"}
