@@ -82,7 +82,10 @@ def graph_dependencies(document: dict[str, Any]) -> dict[str, list[Any]]:
 
 
 def strip_secrets(document: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, str]]]:
-    """Blank literal values stored under secret-looking keys; references and templates stay."""
+    """Blank literal values stored under secret-looking keys; references and templates stay.
+
+    Returns the cleaned copy and every secret slot the importer must fill in.
+    """
     clean = copy.deepcopy(document)
     removed: list[dict[str, str]] = []
 
@@ -93,7 +96,8 @@ def strip_secrets(document: dict[str, Any]) -> tuple[dict[str, Any], list[dict[s
             for key, item in value.items():
                 here = f"{path}.{key}" if path else str(key)
                 is_secret_slot = SECRET_KEY_PATTERN.search(str(key)) or (named_secret and key == "value")
-                if is_secret_slot and isinstance(item, str) and item and "{{" not in item:
+                # Empty slots are listed too: an imported bot re-exports with the same to-do list.
+                if is_secret_slot and isinstance(item, str) and "{{" not in item:
                     value[key] = ""
                     removed.append({"node_id": node_id, "field": here})
                 else:

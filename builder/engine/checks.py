@@ -31,6 +31,7 @@ def find_problems(graph: BotGraph) -> list[GraphProblem]:
         *_cycle_problems(layout),
         *_reference_problems(layout),
         *_settings_problems(graph),
+        *_unfilled_problems(graph),
     ]
     # The same mistake repeated in one field ({{ ghost.a }} … {{ ghost.a }}) is one problem.
     unique: dict[tuple[str | None, ...], GraphProblem] = {}
@@ -357,6 +358,14 @@ def _root_reference_problem(graph: BotGraph, reference: FoundReference, node_id:
         field=reference.field,
         variable=f"{reference.node_id}.{reference.output}",
     )
+
+
+def _unfilled_problems(graph: BotGraph) -> list[GraphProblem]:
+    return [
+        GraphProblem.with_params(issue.code, issue.template, issue.params, node_id=node.id, field=f"data.{issue.field}")
+        for node in graph.nodes
+        for issue in node.spec.unfilled(node.config)
+    ]
 
 
 def _settings_problems(graph: BotGraph) -> list[GraphProblem]:

@@ -359,3 +359,16 @@ def test_validate_graph_raises_with_all_semantic_problems() -> None:
         validate_graph(doc)
 
     assert sorted(p.code for p in caught.value.problems) == ["ref_not_upstream", "ref_unknown_node"]
+
+
+def test_an_empty_credential_parses_but_must_be_filled_before_running() -> None:
+    """Exports blank credentials: the graph still loads (so import works) and names what to fill."""
+    doc = chat_bot()
+    doc["nodes"].append(
+        node("call", "http_request", {"url": "https://example.com", "auth": {"type": "basic", "username": "me"}})
+    )
+    doc["edges"].append(edge("start", "call"))
+    assert where(the_problem(doc, "missing_secret")) == ("missing_secret", "call", "data.auth.password")
+    doc["nodes"][-1]["data"]["auth"]["password"] = "{{ user.password }}"
+    doc["variables"] = [{"name": "password", "type": "string", "scope": "user"}]
+    assert [p.code for p in problems_of(doc)] == []

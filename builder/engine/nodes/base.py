@@ -116,6 +116,14 @@ class NodeSpec(Generic[ConfigT]):
         """Cross-field checks pydantic cannot point at precisely (e.g. duplicate ids in a list)."""
         return []
 
+    def unfilled(self, config: ConfigT) -> list[ConfigIssue]:
+        """Values still to fill in before the graph can run (e.g. a credential blanked by an export).
+
+        Unlike ``check``, these do not make the document invalid: a draft may be saved (or a bot
+        imported) with them, and ``find_problems`` reports them so publishing waits for them.
+        """
+        return []
+
     # Not meant to be overridden --------------------------------------------------------------------
 
     def source_handles(self, config: ConfigT) -> set[str | None]:

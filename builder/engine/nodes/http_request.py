@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from builder.engine.i18n import gettext_noop
-from builder.engine.nodes.base import NodeConfig, NodeSpec
+from builder.engine.nodes.base import ConfigIssue, NodeConfig, NodeSpec
 from builder.engine.nodes.registry import register
 from builder.engine.values import RequiredTemplate, StrictModel, Template, Value, field_error
 
@@ -46,13 +46,9 @@ class HttpAuth(StrictModel):
     placement: Literal["header", "query"] = "header"
     name: str = Field(default="X-API-Key", min_length=1, max_length=200)
 
-    @field_validator("token", "username", "password", "api_key")
-    @classmethod
-    def _required_by_type(cls, value: str, info: ValidationInfo) -> str:
-        auth_type = info.data.get("type")
-        if auth_type is not None and info.field_name in _AUTH_REQUIRES[auth_type] and not value.strip():
-            raise field_error("missing_field", gettext_noop("This field is required."))
-        return value
+    def unfilled_fields(self) -> list[str]:
+        """Credentials this auth type needs that are still empty (exports blank them)."""
+        return [name for name in _AUTH_REQUIRES[self.type] if not str(getattr(self, name)).strip()]
 
 
 class HttpRequestConfig(NodeConfig):
@@ -73,3 +69,9 @@ class HttpRequestNode(NodeSpec[HttpRequestConfig]):
     description = gettext_noop("Call an HTTP API and use its response.")
     config_model = HttpRequestConfig
     static_outputs = {"status_code": "integer", "headers": "object", "body": "string", "json": "any"}
+
+    def unfilled(self, config: HttpRequestConfig) -> list[ConfigIssue]:
+        return [
+            ConfigIssue("missing_secret", gettext_noop("Fill in this credential."), f"auth.{name}")
+            for name in config.auth.unfilled_fields()
+        ]
