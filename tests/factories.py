@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import factory
 from rest_framework.test import APIClient
@@ -16,23 +16,21 @@ from builder.bots.services import bot_create
 PASSWORD = "correct horse battery staple"
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
-        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
-    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+    password = factory.django.Password(PASSWORD)
 
-    @factory.post_generation
-    def save_password(self, create: bool, extracted: Any, **kwargs: Any) -> None:
-        if create:
-            self.save()
+
+def make_user(**fields: Any) -> User:
+    return cast(User, UserFactory(**fields))
 
 
 def make_workspace(owner: User | None = None, name: str = "Acme") -> Workspace:
-    return workspace_create(actor=owner or UserFactory(), name=name)
+    return workspace_create(actor=owner or make_user(), name=name)
 
 
 def owner_of(workspace: Workspace) -> User:
@@ -40,7 +38,7 @@ def owner_of(workspace: Workspace) -> User:
 
 
 def member(workspace: Workspace, role: str, **user_fields: Any) -> User:
-    user = UserFactory(**user_fields)
+    user = make_user(**user_fields)
     Membership.objects.create(workspace=workspace, user=user, role=role)
     return user
 

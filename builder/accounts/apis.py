@@ -161,7 +161,7 @@ class MeApi(APIView):
     @extend_schema(request=MeIn, responses={200: UserOut})
     def patch(self, request: Request) -> Response:
         data = validated(MeIn, request.data)
-        user = services.user_update_profile(user=request.user, **data)
+        user = services.user_update_profile(user=selectors.me(actor=request_actor(request)), **data)
         return Response(UserOut(user).data)
 
 

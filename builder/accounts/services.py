@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -206,7 +207,7 @@ def api_key_create(
     workspace: Workspace,
     name: str,
     role: str = Role.VIEWER,
-    bot_id: object | None = None,
+    bot_id: UUID | str | None = None,
     expires_at: datetime | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key; the raw secret is returned once and never stored."""

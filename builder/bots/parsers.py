@@ -40,11 +40,12 @@ class RawYamlParser(parsers.BaseParser):
         if declared.isdigit() and int(declared) > limit + 64 * 1024:
             raise _too_large()
         data = request.data
-        if "raw" in data and isinstance(data["raw"], bytes):
-            return data["raw"]
+        raw = data.get("raw") if isinstance(data, dict) else None
+        if isinstance(raw, bytes):
+            return raw
         upload = request.FILES.get("file")
         if upload is None:
             raise ValidationFailed(fields={"file": [_("Upload the bot file as 'file'.")]})
         if upload.size is not None and upload.size > limit:
             raise _too_large()
-        return upload.read(limit + 1)
+        return bytes(upload.read(limit + 1))

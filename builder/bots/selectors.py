@@ -47,10 +47,12 @@ def bot_version_get(*, actor: Actor, bot: Bot, number: int) -> BotVersion:
 def _graph_at(*, actor: Actor, bot: Bot, ref: str, field: str) -> dict[str, Any]:
     """``draft`` or a version number."""
     if ref == "draft":
-        return bot.draft
-    if not ref.isdigit():
+        graph = bot.draft
+    elif ref.isdigit():
+        graph = bot_version_get(actor=actor, bot=bot, number=int(ref)).graph
+    else:
         raise ValidationFailed(fields={field: [_("Use a version number or 'draft'.")]})
-    return bot_version_get(actor=actor, bot=bot, number=int(ref)).graph
+    return dict(graph)
 
 
 def bot_diff(*, actor: Actor, bot: Bot, from_ref: str, to_ref: str) -> GraphDiff:

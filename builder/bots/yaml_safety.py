@@ -28,7 +28,7 @@ class _LimitedLoader(yaml.SafeLoader):
         self._depth = 0
         self._nodes = 0
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node | None:  # type: ignore[override]
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         if self.check_event(AliasEvent):
             raise UnsafeYaml("YAML aliases and anchors are not allowed")
         self._depth += 1
@@ -38,7 +38,7 @@ class _LimitedLoader(yaml.SafeLoader):
         if self._nodes > MAX_NODES:
             raise UnsafeYaml(f"YAML has more than {MAX_NODES} values")
         try:
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 

@@ -86,6 +86,9 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # A database that drops packets must fail fast, not hang requests and health checks.
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
 else:
     DATABASES = {
         "default": {
@@ -197,6 +200,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "HealthStatusEnum": "builder.core.health.OVERALL_STATUSES",
+        "HealthCheckStatusEnum": "builder.core.health.CHECK_STATUSES",
+        "WorkerModeEnum": "builder.core.health.WORKER_MODES",
+        "RunModeEnum": "builder.core.health.RUN_MODES",
+    },
 }
 
 # --- limits -----------------------------------------------------------------------------------

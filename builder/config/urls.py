@@ -1,11 +1,11 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from builder.core.apis import HealthApi
 from builder.core.dsl_apis import DslSchemaApi, NodeTypesApi
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("health", HealthApi.as_view(), name="health"),
     path("dsl/schema", DslSchemaApi.as_view(), name="dsl-schema"),
     path("dsl/node-types", NodeTypesApi.as_view(), name="dsl-node-types"),

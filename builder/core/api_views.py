@@ -22,14 +22,3 @@ def query_param(request: Request, name: str, default: str) -> str:
     if not isinstance(value, str):
         raise ValidationFailed(fields={name: ["Invalid value."]})
     return value
-
-
-class ErrorSerializer(serializers.Serializer[Any]):
-    """The one error shape, for the OpenAPI schema."""
-
-    class ErrorBody(serializers.Serializer[Any]):
-        code = serializers.CharField()
-        message = serializers.CharField()
-        fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
-
-    error = ErrorBody()

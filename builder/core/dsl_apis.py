@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
@@ -9,6 +12,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from builder.engine.schema import graph_json_schema, node_types_catalog
+
+# The engine marks these English texts with gettext_noop; the request's language is applied here.
+TRANSLATED_CATALOG_KEYS = ("title", "description", "handles")
+
+
+def translated_catalog() -> list[dict[str, Any]]:
+    return [
+        {key: _(value) if key in TRANSLATED_CATALOG_KEYS and value else value for key, value in entry.items()}
+        for entry in node_types_catalog()
+    ]
 
 
 class DslSchemaApi(APIView):
@@ -20,4 +33,4 @@ class DslSchemaApi(APIView):
 class NodeTypesApi(APIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="Every node type with its config schema")
     def get(self, request: Request) -> Response:
-        return Response({"results": node_types_catalog()})
+        return Response({"results": translated_catalog()})

@@ -2,13 +2,13 @@ import pytest
 from rest_framework.test import APIClient
 
 from builder.accounts.models import User
-from tests.factories import PASSWORD, UserFactory, error_of
+from tests.factories import PASSWORD, error_of, make_user
 
 pytestmark = pytest.mark.django_db
 
 
 def test_login_with_username_or_email_sets_a_session_for_the_builder() -> None:
-    user = UserFactory(username="ada", email="ada@example.com")
+    user = make_user(username="ada", email="ada@example.com")
     for login in ("ada", "ADA@example.com"):
         client = APIClient()
         response = client.post("/api/v1/auth/login", {"username": login, "password": PASSWORD})
@@ -18,14 +18,14 @@ def test_login_with_username_or_email_sets_a_session_for_the_builder() -> None:
 
 
 def test_wrong_password_is_a_401_in_the_error_shape() -> None:
-    UserFactory(username="ada")
+    make_user(username="ada")
     response = APIClient().post("/api/v1/auth/login", {"username": "ada", "password": "nope"})
     assert response.status_code == 401
     assert error_of(response)["code"] == "invalid_credentials"
 
 
 def test_session_clients_must_send_the_csrf_token() -> None:
-    UserFactory(username="ada")
+    make_user(username="ada")
     client = APIClient(enforce_csrf_checks=True)
     client.get("/api/v1/auth/csrf")
     assert client.post("/api/v1/auth/login", {"username": "ada", "password": PASSWORD}).status_code == 200
@@ -59,7 +59,7 @@ def test_anonymous_requests_are_refused_with_401() -> None:
 
 
 def test_profile_language_can_be_switched_to_chinese() -> None:
-    user = UserFactory()
+    user = make_user()
     client = APIClient()
     client.force_login(user)
     assert client.patch("/api/v1/auth/me", {"locale": "zh-hans"}).json()["locale"] == "zh-hans"

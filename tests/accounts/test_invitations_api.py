@@ -6,12 +6,12 @@ from django.utils import timezone
 
 from builder.accounts.models import Invitation, Membership
 from builder.accounts.roles import Role
-from tests.factories import UserFactory, client_for, error_of, make_workspace, member
+from tests.factories import client_for, error_of, make_user, make_workspace, member
 
 pytestmark = pytest.mark.django_db
 
 
-def invite(client, workspace, email="new@example.com", role="editor"):  # type: ignore[no-untyped-def]
+def invite(client, workspace, email="new@example.com", role="editor"):
     return client.post(f"/api/v1/workspaces/{workspace.pk}/invitations/", {"email": email, "role": role})
 
 
@@ -26,7 +26,7 @@ def test_invitation_flow_email_token_accept() -> None:
     # Only the hash is stored.
     assert not Invitation.objects.filter(token_hash=token).exists()
 
-    invitee = UserFactory(email="new@example.com")
+    invitee = make_user(email="new@example.com")
     accepted = client_for(invitee).post("/api/v1/invitations/accept", {"token": token})
     assert accepted.status_code == 200
     assert Membership.objects.get(workspace=workspace, user=invitee).role == Role.EDITOR
@@ -38,11 +38,11 @@ def test_invitation_for_someone_else_or_expired_or_revoked_is_refused() -> None:
     workspace = make_workspace()
     admin = client_for(member(workspace, Role.ADMIN))
     token = invite(admin, workspace, email="right@example.com").json()["token"]
-    wrong = client_for(UserFactory(email="wrong@example.com")).post("/api/v1/invitations/accept", {"token": token})
+    wrong = client_for(make_user(email="wrong@example.com")).post("/api/v1/invitations/accept", {"token": token})
     assert wrong.status_code == 403
 
     Invitation.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
-    right = UserFactory(email="right@example.com")
+    right = make_user(email="right@example.com")
     expired = client_for(right).post("/api/v1/invitations/accept", {"token": token})
     assert error_of(expired)["code"] == "invitation_expired"
 

@@ -3,25 +3,25 @@ import pytest
 from builder.accounts.models import ApiKey, Membership
 from builder.accounts.roles import Role
 from builder.bots.models import BotGrant
-from tests.factories import UserFactory, client_for, error_of, make_bot, make_workspace, member
+from tests.factories import client_for, error_of, make_bot, make_user, make_workspace, member
 
 pytestmark = pytest.mark.django_db
 
 
 def test_creator_owns_the_new_workspace_and_outsiders_cannot_see_it() -> None:
-    ada = UserFactory()
+    ada = make_user()
     created = client_for(ada).post("/api/v1/workspaces/", {"name": "Acme 研发"})
     assert created.status_code == 201
     workspace_id = created.json()["id"]
     assert Membership.objects.get(workspace_id=workspace_id, user=ada).role == Role.OWNER
     assert client_for(ada).get("/api/v1/workspaces/").json()["count"] == 1
-    outsider = client_for(UserFactory())
+    outsider = client_for(make_user())
     assert outsider.get("/api/v1/workspaces/").json()["count"] == 0
     assert outsider.get(f"/api/v1/workspaces/{workspace_id}/").status_code == 404
 
 
 def test_workspace_list_is_paginated_searchable_and_ordered() -> None:
-    ada = UserFactory()
+    ada = make_user()
     for name in ["Zeta", "Alpha", "Beta"]:
         make_workspace(ada, name=name)
     client = client_for(ada)

@@ -18,7 +18,7 @@ def test_every_example_bot_is_a_valid_publishable_graph(path: Path) -> None:
 
 
 @pytest.mark.django_db
-def test_seed_demo_creates_admin_workspace_and_examples_once(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+def test_seed_demo_creates_admin_workspace_and_examples_once(tmp_path: Path, settings) -> None:
     settings.VAR_DIR = tmp_path
     out = StringIO()
     call_command("seed_demo", stdout=out)

@@ -1,4 +1,5 @@
 import copy
+from typing import Any
 
 import pytest
 import yaml
@@ -11,7 +12,7 @@ from tests.factories import client_for, error_of, make_bot, make_workspace, owne
 pytestmark = pytest.mark.django_db
 
 
-def rich_draft(base: dict) -> dict:  # type: ignore[type-arg]
+def rich_draft(base: dict) -> dict:
     draft = copy.deepcopy(base)
     draft["variables"] = [{"name": "city", "type": "string", "scope": "user", "default": "上海"}]
     draft["settings"].update(persona="你是一个旅行助手。", opening_message="Hi!", suggested_questions=["天气如何？"])
@@ -32,23 +33,23 @@ def rich_draft(base: dict) -> dict:  # type: ignore[type-arg]
     return draft
 
 
-def export(client, bot: Bot, **params) -> str:  # type: ignore[no-untyped-def]
+def export(client, bot: Bot, **params) -> str:
     response = client.get(f"/api/v1/bots/{bot.pk}/export", params)
     assert response.status_code == 200, response.content
     assert response["Content-Type"].startswith("application/x-yaml")
-    return response.content.decode()
+    return str(response.content.decode())
 
 
-def upload(client, workspace, text: str | bytes, **extra):  # type: ignore[no-untyped-def]
+def upload(client, workspace, text: str | bytes, **extra):
     raw = text.encode() if isinstance(text, str) else text
     file = SimpleUploadedFile("bot.yaml", raw, content_type="application/x-yaml")
     return client.post(f"/api/v1/workspaces/{workspace.pk}/bots/import", {"file": file}, format="multipart", **extra)
 
 
-def without_timestamp(text: str) -> dict:  # type: ignore[type-arg]
-    data = yaml.safe_load(text)
+def without_timestamp(text: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(text)
     data.pop("exported_at")
-    return data  # type: ignore[no-any-return]
+    return data
 
 
 def test_round_trip_into_another_workspace_is_identical_and_carries_no_secrets() -> None:
@@ -193,7 +194,7 @@ def test_a_50_mb_file_is_refused_before_it_is_parsed() -> None:
     assert response.status_code == 413
     assert error_of(response)["code"] == "payload_too_large"
     raw_body = client.generic(
-        "POST", f"/api/v1/workspaces/{workspace.pk}/bots/import", huge, content_type="application/x-yaml"
+        "POST", f"/api/v1/workspaces/{workspace.pk}/bots/import", huge.decode(), content_type="application/x-yaml"
     )
     assert raw_body.status_code == 413
     assert Bot.objects.count() == 0

@@ -3,12 +3,12 @@
 import pytest
 
 from builder.accounts.roles import Role
-from tests.factories import UserFactory, client_for, error_of, make_bot, make_workspace, member, owner_of
+from tests.factories import client_for, error_of, make_bot, make_user, make_workspace, member, owner_of
 
 pytestmark = pytest.mark.django_db
 
 
-def grant(client, bot, user, role):  # type: ignore[no-untyped-def]
+def grant(client, bot, user, role):
     return client.put(f"/api/v1/bots/{bot.pk}/grants/{user.pk}", {"role": role})
 
 
@@ -68,7 +68,7 @@ def test_only_admins_share_and_only_with_members() -> None:
     bot = make_bot(workspace)
     editor, viewer = member(workspace, Role.EDITOR), member(workspace, Role.VIEWER)
     assert grant(client_for(editor), bot, viewer, "editor").status_code == 403
-    outsider = UserFactory()
+    outsider = make_user()
     assert grant(client_for(owner_of(workspace)), bot, outsider, "editor").status_code == 404
     bad_role = grant(client_for(owner_of(workspace)), bot, viewer, "owner")
     assert "role" in error_of(bad_role)["fields"]
@@ -106,4 +106,4 @@ def test_services_check_permissions_themselves() -> None:
     with pytest.raises(PermissionDenied):
         bot_publish(actor=member(workspace, Role.VIEWER), bot=bot)
     with pytest.raises(NotFound):
-        bot_publish(actor=UserFactory(), bot=bot)
+        bot_publish(actor=make_user(), bot=bot)

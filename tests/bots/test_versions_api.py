@@ -9,7 +9,7 @@ from tests.factories import client_for, error_of, make_bot, make_workspace, memb
 pytestmark = pytest.mark.django_db
 
 
-def save(client, bot: Bot, mutate) -> int:  # type: ignore[no-untyped-def]
+def save(client, bot: Bot, mutate) -> int:
     current = client.get(f"/api/v1/bots/{bot.pk}/").json()
     draft = copy.deepcopy(current["draft"])
     mutate(draft)
@@ -20,7 +20,7 @@ def save(client, bot: Bot, mutate) -> int:  # type: ignore[no-untyped-def]
     return int(response.json()["revision"])
 
 
-def add_template_node(draft: dict) -> None:  # type: ignore[type-arg]
+def add_template_node(draft: dict) -> None:
     draft["nodes"].append(
         {
             "id": "greet",

@@ -3,7 +3,7 @@ from django.apps import apps
 from django.contrib import admin
 from rest_framework.test import APIClient
 
-from tests.factories import UserFactory, make_bot, make_workspace
+from tests.factories import make_bot, make_user, make_workspace
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +37,7 @@ def test_swagger_ui_is_served_without_a_cdn() -> None:
 
 def test_dsl_schema_and_node_catalog_are_served() -> None:
     client = APIClient()
-    client.force_login(UserFactory())
+    client.force_login(make_user())
     schema = client.get("/api/v1/dsl/schema").json()
     assert "nodes" in schema["properties"]
     catalog = client.get("/api/v1/dsl/node-types").json()["results"]
@@ -49,7 +49,7 @@ def test_every_model_is_in_the_admin_and_its_pages_load() -> None:
     assert ours
     missing = [model.__name__ for model in ours if model not in admin.site._registry]
     assert missing == []
-    staff = UserFactory(is_staff=True, is_superuser=True)
+    staff = make_user(is_staff=True, is_superuser=True)
     workspace = make_workspace(staff)
     make_bot(workspace)
     client = APIClient()
@@ -57,3 +57,15 @@ def test_every_model_is_in_the_admin_and_its_pages_load() -> None:
     for model in ours:
         url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
         assert client.get(url).status_code == 200, url
+
+
+def test_node_catalog_speaks_the_request_language() -> None:
+    client = APIClient()
+    client.force_login(make_user())
+    english = {item["name"]: item["title"] for item in client.get("/api/v1/dsl/node-types").json()["results"]}
+    chinese = {
+        item["name"]: item["title"]
+        for item in client.get("/api/v1/dsl/node-types", HTTP_ACCEPT_LANGUAGE="zh-Hans").json()["results"]
+    }
+    assert english["condition"] != chinese["condition"]
+    assert any("\u4e00" <= char <= "\u9fff" for char in chinese["condition"])

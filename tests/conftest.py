@@ -1,0 +1,141 @@
+"""Suite-wide fixtures and gating. App-specific fixtures belong in ``tests/<app>/conftest.py``.
+
+The suite runs twice (``scripts/test.sh``): on the embedded default (SQLite, in-memory channel
+layer, inline tasks) and in production mode (``DATABASE_URL`` + ``REDIS_URL``: PostgreSQL, Redis
+and a real Celery worker). Tests marked ``production`` run only in the second pass.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import IO
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from django.conf import settings
+
+from tests.support.processes import AsgiServerFactory, CeleryWorker, log_tail, stop_process, wait_for_port
+from tests.support.services import require_service
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+WORKER_START_TIMEOUT_S = 60.0
+SERVER_START_TIMEOUT_S = 30.0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not settings.EMBEDDED:
+        return
+    skip = pytest.mark.skip(
+        reason="production: needs DATABASE_URL + REDIS_URL (PostgreSQL, Redis, a Celery worker); "
+        "runs in the production pass of scripts/test.sh"
+    )
+    for item in items:
+        if item.get_closest_marker("production"):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _production_services() -> None:
+    """In production mode every test needs PostgreSQL and Redis: skip (fail in CI) without them."""
+    if settings.EMBEDDED:
+        return
+    require_service("PostgreSQL", settings.DATABASE_URL)
+    if settings.REDIS_URL:
+        require_service("Redis", settings.REDIS_URL)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_root() -> None:
+    """WhiteNoise warns on every request when STATIC_ROOT is missing (a fresh AGENTLOOM_VAR_DIR)."""
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture(scope="session")
+def subprocess_database_url(django_db_setup: None) -> str | None:
+    """``DATABASE_URL`` of the test database, for subprocesses; ``None`` on the embedded default,
+    whose in-memory SQLite test database cannot be shared (a subprocess gets its own file)."""
+    if settings.EMBEDDED:
+        return None
+    # django_db_setup has pointed the settings at the test database (test_<name>).
+    test_database = settings.DATABASES["default"]["NAME"]
+    return urlunsplit(urlsplit(settings.DATABASE_URL)._replace(path=f"/{test_database}"))
+
+
+@pytest.fixture
+def asgi_server(
+    tmp_path: Path, unused_tcp_port_factory: Callable[[], int], subprocess_database_url: str | None
+) -> Iterator[AsgiServerFactory]:
+    """Start ``uvicorn builder.config.asgi:application`` in a subprocess; returns its base URL.
+
+    The process gets this process's environment (so the same mode) plus ``env``, minus ``unset``,
+    its own ``AGENTLOOM_VAR_DIR`` and, in production mode, the test database (it sees committed
+    rows only: use ``django_db(transaction=True)``). For what only a fresh process shows: start-up,
+    settings read from the environment, a service that is down from the beginning.
+    """
+    started: list[subprocess.Popen[bytes]] = []
+    logs: list[IO[bytes]] = []
+
+    def start(*, env: Mapping[str, str] | None = None, unset: tuple[str, ...] = ()) -> str:
+        port = unused_tcp_port_factory()
+        process_env = {**os.environ, "AGENTLOOM_VAR_DIR": str(tmp_path / f"var-{port}")}
+        if subprocess_database_url:
+            process_env["DATABASE_URL"] = subprocess_database_url
+        process_env.update(env or {})
+        for name in unset:
+            process_env.pop(name, None)
+        log_path = tmp_path / f"uvicorn-{port}.log"
+        log = log_path.open("wb")
+        logs.append(log)
+        command = [sys.executable, "-m", "uvicorn", "builder.config.asgi:application"]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+        process = subprocess.Popen(command, cwd=BASE_DIR, env=process_env, stdout=log, stderr=subprocess.STDOUT)
+        started.append(process)
+        wait_for_port(port, process, log_path, SERVER_START_TIMEOUT_S)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for process in started:
+        stop_process(process)
+    for log in logs:
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(
+    subprocess_database_url: str | None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CeleryWorker]:
+    """A real ``celery worker`` subprocess on the test database, for the whole session.
+
+    Tests that use it must be marked ``production`` and ``django_db(transaction=True)``: the
+    worker is another process, so it sees only committed rows.
+    """
+    if subprocess_database_url is None:
+        pytest.fail("celery_worker needs production mode: mark the test @pytest.mark.production", pytrace=False)
+    from builder.config.celery import app as celery_app
+
+    hostname = f"pytest-{uuid.uuid4().hex[:8]}@agentloom-tests"
+    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
+    # Tasks left in the queue by an interrupted run must not execute against this database.
+    celery_app.control.purge()
+    command = [sys.executable, "-m", "celery", "-A", "builder.config", "worker", "--pool=solo", "-Q", "celery"]
+    command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning", "-n", hostname]
+    env = {**os.environ, "DATABASE_URL": subprocess_database_url, "PYTHONUNBUFFERED": "1"}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + WORKER_START_TIMEOUT_S
+        while not celery_app.control.ping(destination=[hostname], timeout=0.5):
+            if process.poll() is not None:
+                pytest.fail(f"the Celery worker exited with {process.returncode}:\n{log_tail(log_path)}", pytrace=False)
+            if time.monotonic() > deadline:
+                pytest.fail(f"the Celery worker did not answer a ping:\n{log_tail(log_path)}", pytrace=False)
+        yield CeleryWorker(hostname=hostname, database_url=subprocess_database_url, log_path=log_path)
+    finally:
+        # Before django_db_setup's teardown: PostgreSQL refuses to drop a database in use.
+        stop_process(process)
