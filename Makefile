@@ -40,7 +40,7 @@ frontend:
 # the new entries in builder/locale/zh_Hans/LC_MESSAGES/django.po and compile.
 messages: venv
 	$(BIN)/python manage.py makemessages -l zh_Hans --no-location --ignore ".venv/*" --ignore "tests/*" --ignore "var/*"
-	$(BIN)/python manage.py compilemessages -l zh_Hans
+	$(BIN)/python manage.py compilemessages -l zh_Hans --ignore=".venv/*"
 
 # ruff, mypy, import-linter, then pytest on the embedded default and in production mode.
 test:

@@ -52,6 +52,13 @@ class Membership(BaseModel):
         return f"{self.user} @ {self.workspace} ({self.role})"
 
 
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", _("pending")
+    ACCEPTED = "accepted", _("accepted")
+    REVOKED = "revoked", _("revoked")
+    EXPIRED = "expired", _("expired")
+
+
 class Invitation(BaseModel):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
     email = models.EmailField(_("email"))
@@ -70,14 +77,14 @@ class Invitation(BaseModel):
         verbose_name_plural = _("invitations")
 
     @property
-    def status(self) -> str:
+    def status(self) -> InvitationStatus:
         if self.accepted_at:
-            return "accepted"
+            return InvitationStatus.ACCEPTED
         if self.revoked_at:
-            return "revoked"
+            return InvitationStatus.REVOKED
         if self.expires_at <= timezone.now():
-            return "expired"
-        return "pending"
+            return InvitationStatus.EXPIRED
+        return InvitationStatus.PENDING
 
     def __str__(self) -> str:
         return f"{self.email} → {self.workspace} ({self.status})"

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from builder.accounts.models import ApiKey, Invitation, Membership, User, Workspace
+from builder.accounts.models import ApiKey, Invitation, InvitationStatus, Membership, User, Workspace
 from builder.accounts.permissions import Actor, actor_user, check_workspace_permission, workspace_role
 from builder.accounts.roles import ROLE_RANK, Action, Role
 from builder.accounts.tokens import hashes_match, new_api_key, new_invitation_token, sha256_hex, split_api_key
@@ -133,6 +133,14 @@ def member_remove(*, actor: Actor, workspace: Workspace, user: User) -> None:
     membership.delete()
 
 
+def _check_pending(invitation: Invitation) -> None:
+    status = invitation.status
+    if status != InvitationStatus.PENDING:
+        raise Conflict(
+            _("This invitation is %(status)s.") % {"status": status.label}, code=f"invitation_{status.value}"
+        )
+
+
 def invitation_create(*, actor: Actor, workspace: Workspace, email: str, role: str) -> tuple[Invitation, str]:
     """Invite someone by email. Returns the invitation and its token (shown once, also emailed)."""
     actor_role = check_workspace_permission(actor=actor, workspace=workspace, action=Action.MEMBERS_MANAGE)
@@ -166,10 +174,7 @@ def invitation_accept(*, user: User, token: str) -> Membership:
     invitation = Invitation.objects.select_for_update().filter(token_hash=sha256_hex(token)).first()
     if invitation is None:
         raise NotFound(_("Invitation not found."))
-    if invitation.status != "pending":
-        raise Conflict(
-            _("This invitation is %(status)s.") % {"status": invitation.status}, code="invitation_" + invitation.status
-        )
+    _check_pending(invitation)
     if invitation.email.lower() != user.email.lower():
         raise PermissionDenied(_("This invitation was sent to another email address."))
     try:
@@ -185,10 +190,7 @@ def invitation_accept(*, user: User, token: str) -> Membership:
 
 def invitation_revoke(*, actor: Actor, invitation: Invitation) -> Invitation:
     check_workspace_permission(actor=actor, workspace=invitation.workspace, action=Action.MEMBERS_MANAGE)
-    if invitation.status != "pending":
-        raise Conflict(
-            _("This invitation is %(status)s.") % {"status": invitation.status}, code="invitation_" + invitation.status
-        )
+    _check_pending(invitation)
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["revoked_at", "updated_at"])
     return invitation

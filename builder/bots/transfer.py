@@ -153,8 +153,10 @@ def parse_bot_file(raw: bytes) -> dict[str, Any]:
         raise _refuse("file", _("Refused unsafe YAML: %(reason)s.") % {"reason": exc}) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise _refuse("file", _("The file is not valid YAML%(where)s.") % {"where": where}) from None
+        if mark is None:
+            raise _refuse("file", _("The file is not valid YAML.")) from None
+        message = _("The file is not valid YAML (line %(line)d).") % {"line": mark.line + 1}
+        raise _refuse("file", message) from None
     if not isinstance(data, dict):
         raise _refuse("file", _("The file must contain a mapping at the top level."))
     if data.get("kind") != EXPORT_KIND:

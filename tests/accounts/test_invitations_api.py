@@ -68,3 +68,13 @@ def test_who_may_invite_whom() -> None:
     assert duplicate.status_code == 409 and error_of(duplicate)["code"] == "already_member"
     bad = invite(owner, workspace, email="nope", role="king")
     assert set(error_of(bad)["fields"]) == {"email", "role"}
+
+
+def test_invitation_errors_read_naturally_in_chinese() -> None:
+    workspace = make_workspace()
+    admin = client_for(member(workspace, Role.ADMIN))
+    created = invite(admin, workspace, email="late@example.com").json()
+    Invitation.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    late = client_for(make_user(email="late@example.com"))
+    response = late.post("/api/v1/invitations/accept", {"token": created["token"]}, HTTP_ACCEPT_LANGUAGE="zh-Hans")
+    assert error_of(response)["message"] == "此邀请已过期。"

@@ -29,3 +29,16 @@ def test_seed_demo_creates_admin_workspace_and_examples_once(tmp_path: Path, set
     assert Bot.objects.filter(workspace=workspace).count() == len(EXAMPLES) >= 3
     call_command("seed_demo", stdout=StringIO())
     assert Bot.objects.count() == len(EXAMPLES) and User.objects.count() == 1
+
+
+def test_dsl_schema_command_writes_the_graph_schema(tmp_path: Path) -> None:
+    import json
+
+    from builder.engine.schema import graph_json_schema
+
+    target = tmp_path / "graph.schema.json"
+    call_command("dsl_schema", output=target)
+    assert json.loads(target.read_text()) == graph_json_schema()
+    out = StringIO()
+    call_command("dsl_schema", stdout=out)
+    assert json.loads(out.getvalue())["title"] == "Agentloom bot graph"
