@@ -29,7 +29,7 @@ run: venv frontend
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py seed_demo
-	$(BIN)/uvicorn builder.config.asgi:application --host $(HOST) --port $(PORT)
+	$(BIN)/uvicorn builder.config.asgi:application --host $(HOST) --port $(PORT) --lifespan off
 
 # The React builder, once frontend/package.json exists (DESIGN.md §2); Django serves the build.
 frontend:
