@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from builder.accounts import selectors, services
 from builder.accounts.authentication import request_actor
 from builder.accounts.models import ApiKey, Invitation, Membership, User, Workspace
-from builder.accounts.roles import Role
+from builder.accounts.roles import API_KEY_ROLES, Role
 from builder.core.api_views import validated
 from builder.core.exceptions import NotAuthenticated
 
@@ -177,6 +177,8 @@ class WorkspaceUpdateIn(serializers.Serializer[Any]):
 
 
 class WorkspaceListApi(generics.ListAPIView[Workspace]):
+    # Only for the OpenAPI schema (filter fields); requests go through get_queryset and its selector.
+    queryset = Workspace.objects.none()
     serializer_class = WorkspaceOut
     search_fields = ["name", "slug"]
     ordering_fields = ["name", "created_at"]
@@ -219,6 +221,8 @@ class MemberRoleIn(serializers.Serializer[Any]):
 
 
 class MemberListApi(generics.ListAPIView[Membership]):
+    # Only for the OpenAPI schema (filter fields); requests go through get_queryset and its selector.
+    queryset = Membership.objects.none()
     serializer_class = MembershipOut
     filterset_fields = ["role"]
     search_fields = ["user__username", "user__email", "user__display_name"]
@@ -259,6 +263,8 @@ class InvitationAcceptIn(serializers.Serializer[Any]):
 
 
 class InvitationListApi(generics.ListAPIView[Invitation]):
+    # Only for the OpenAPI schema (filter fields); requests go through get_queryset and its selector.
+    queryset = Invitation.objects.none()
     serializer_class = InvitationOut
     search_fields = ["email"]
     ordering_fields = ["created_at", "expires_at"]
@@ -298,12 +304,14 @@ class InvitationAcceptApi(APIView):
 # --- API keys ----------------------------------------------------------------------------------
 class ApiKeyIn(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=100)
-    role = serializers.ChoiceField(choices=[Role.ADMIN, Role.EDITOR, Role.VIEWER], default=Role.VIEWER)
+    role = serializers.ChoiceField(choices=API_KEY_ROLES, default=Role.VIEWER)
     bot = serializers.UUIDField(required=False, allow_null=True, help_text="Limit the key to this bot.")
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
 
 class ApiKeyListApi(generics.ListAPIView[ApiKey]):
+    # Only for the OpenAPI schema (filter fields); requests go through get_queryset and its selector.
+    queryset = ApiKey.objects.none()
     serializer_class = ApiKeyOut
     filterset_fields = ["role", "bot"]
     search_fields = ["name", "prefix"]

@@ -15,6 +15,13 @@ class Role(models.TextChoices):
     VIEWER = "viewer", _("Viewer")
 
 
+# What an API key may be given: never owner (a key must not delete the workspace).
+API_KEY_ROLES = [
+    (Role.ADMIN.value, Role.ADMIN.label),
+    (Role.EDITOR.value, Role.EDITOR.label),
+    (Role.VIEWER.value, Role.VIEWER.label),
+]
+
 ROLE_RANK: dict[str, int] = {Role.VIEWER: 1, Role.EDITOR: 2, Role.ADMIN: 3, Role.OWNER: 4}
 
 

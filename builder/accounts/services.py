@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from builder.accounts.models import ApiKey, Invitation, InvitationStatus, Membership, User, Workspace
 from builder.accounts.permissions import Actor, actor_user, check_workspace_permission, workspace_role
-from builder.accounts.roles import ROLE_RANK, Action, Role
+from builder.accounts.roles import API_KEY_ROLES, ROLE_RANK, Action, Role
 from builder.accounts.tokens import hashes_match, new_api_key, new_invitation_token, sha256_hex, split_api_key
 from builder.core.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 
@@ -214,7 +214,7 @@ def api_key_create(
 ) -> tuple[ApiKey, str]:
     """Create a key; the raw secret is returned once and never stored."""
     actor_role = check_workspace_permission(actor=actor, workspace=workspace, action=Action.API_KEYS_MANAGE)
-    if role not in Role.values or role == Role.OWNER:
+    if role not in dict(API_KEY_ROLES):
         raise ValidationFailed(fields={"role": [_("An API key can be admin, editor or viewer.")]})
     if ROLE_RANK[role] > ROLE_RANK[actor_role]:
         raise PermissionDenied(_("An API key cannot have more power than its creator."))

@@ -134,6 +134,8 @@ class BotFilter(django_filters.FilterSet):
 
 # --- bots --------------------------------------------------------------------------------------
 class BotListApi(generics.ListAPIView[Bot]):
+    # Only for the OpenAPI schema (filter fields); requests go through get_queryset and its selector.
+    queryset = Bot.objects.none()
     serializer_class = BotSummaryOut
     filterset_class = BotFilter
     search_fields = ["name", "description"]
@@ -199,6 +201,8 @@ class BotPublishApi(APIView):
 
 
 class BotVersionListApi(generics.ListAPIView[BotVersion]):
+    # Only for the OpenAPI schema (filter fields); requests go through get_queryset and its selector.
+    queryset = BotVersion.objects.none()
     serializer_class = BotVersionSummaryOut
     ordering_fields = ["number", "created_at"]
     filter_backends: list[Any] = []
@@ -257,6 +261,8 @@ class BotDiffApi(APIView):
 
 
 class BotGrantListApi(generics.ListAPIView[BotGrant]):
+    # Only for the OpenAPI schema (filter fields); requests go through get_queryset and its selector.
+    queryset = BotGrant.objects.none()
     serializer_class = GrantOut
     filter_backends: list[Any] = []
 

@@ -205,6 +205,9 @@ SPECTACULAR_SETTINGS = {
         "HealthCheckStatusEnum": "builder.core.health.CHECK_STATUSES",
         "WorkerModeEnum": "builder.core.health.WORKER_MODES",
         "RunModeEnum": "builder.core.health.RUN_MODES",
+        "WorkspaceRoleEnum": "builder.accounts.roles.Role",
+        "BotRoleEnum": "builder.accounts.roles.BotRole",
+        "ApiKeyRoleEnum": "builder.accounts.roles.API_KEY_ROLES",
     },
 }
 
