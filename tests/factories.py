@@ -45,7 +45,8 @@ def member(workspace: Workspace, role: str, **user_fields: Any) -> User:
 
 def make_bot(workspace: Workspace, *, by: User | None = None, **fields: Any) -> Bot:
     fields.setdefault("name", "Support bot")
-    return bot_create(actor=by or owner_of(workspace), workspace=workspace, **fields)
+    bot, _problems = bot_create(actor=by or owner_of(workspace), workspace=workspace, **fields)
+    return bot
 
 
 def client_for(user: User | None = None) -> APIClient:

@@ -77,6 +77,13 @@ class DraftSavedOut(serializers.Serializer[Any]):
     problems = ProblemOut(many=True)
 
 
+class BotCreatedOut(BotOut):
+    problems = ProblemOut(many=True, read_only=True, help_text="What to fix before the draft can be published.")
+
+    class Meta(BotOut.Meta):
+        fields = [*BotOut.Meta.fields, "problems"]
+
+
 class GrantOut(serializers.ModelSerializer[BotGrant]):
     user = UserOut()
 
@@ -146,13 +153,14 @@ class BotListApi(generics.ListAPIView[Bot]):
         workspace = account_selectors.workspace_get(actor=actor, workspace_id=self.kwargs["workspace_id"])
         return selectors.bot_list(actor=actor, workspace=workspace)
 
-    @extend_schema(request=BotCreateIn, responses={201: BotOut})
+    @extend_schema(request=BotCreateIn, responses={201: BotCreatedOut})
     def post(self, request: Request, workspace_id: str) -> Response:
         actor = request_actor(request)
         data = validated(BotCreateIn, request.data)
         workspace = account_selectors.workspace_get(actor=actor, workspace_id=workspace_id)
-        bot = services.bot_create(actor=actor, workspace=workspace, **data)
-        return Response(BotOut(bot).data, status=status.HTTP_201_CREATED)
+        bot, problems = services.bot_create(actor=actor, workspace=workspace, **data)
+        body = BotOut(bot).data | {"problems": [problem_payload(problem) for problem in problems]}
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class BotDetailApi(APIView):

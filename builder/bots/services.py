@@ -37,12 +37,12 @@ def _clean_metadata(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _parse_document(document: Any) -> list[GraphProblem]:
+def _parse_document(document: Any, *, field: str = "draft") -> list[GraphProblem]:
     """Structural errors refuse the save (400); the graph-level problems found are returned."""
     try:
         graph = parse_graph(document)
     except GraphInvalid as exc:
-        raise graph_invalid_error(exc.problems) from exc
+        raise graph_invalid_error(exc.problems, field_prefix=field) from exc
     return find_problems(graph)
 
 
@@ -56,13 +56,19 @@ def bot_create(
     icon: str = "",
     visibility: str = Visibility.WORKSPACE,
     draft: dict[str, Any] | None = None,
-) -> Bot:
+    draft_field: str = "draft",
+) -> tuple[Bot, list[GraphProblem]]:
+    """A new bot, from ``draft`` or the starter graph; returns it with its draft's problems.
+
+    ``draft_field`` names the draft in errors (an imported file calls it ``graph``).
+    """
     check_workspace_permission(actor=actor, workspace=workspace, action=Action.BOT_CREATE)
     fields = _clean_metadata({"name": name, "description": description, "icon": icon, "visibility": visibility})
     document = draft if draft is not None else starter_graph()
-    _parse_document(document)
+    problems = _parse_document(document, field=draft_field)
     user = actor_user(actor)
-    return Bot.objects.create(workspace=workspace, draft=document, created_by=user, draft_updated_by=user, **fields)
+    bot = Bot.objects.create(workspace=workspace, draft=document, created_by=user, draft_updated_by=user, **fields)
+    return bot, problems
 
 
 def bot_update(*, actor: Actor, bot: Bot, **fields: Any) -> Bot:

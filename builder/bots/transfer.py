@@ -21,13 +21,12 @@ from django.utils.translation import gettext as _
 from builder.accounts.models import Workspace
 from builder.accounts.permissions import Actor
 from builder.accounts.roles import Action
-from builder.bots.graph_errors import graph_invalid_error, problem_payload
+from builder.bots.graph_errors import problem_payload
 from builder.bots.models import Bot, BotVersion
 from builder.bots.permissions import check_bot_permission
 from builder.bots.services import bot_create
 from builder.bots.yaml_safety import UnsafeYaml, dump_yaml, load_untrusted_yaml
 from builder.core.exceptions import PayloadTooLarge, ValidationFailed
-from builder.engine.dsl import GraphInvalid, find_problems, parse_graph
 
 EXPORT_KIND = "agentloom/bot"
 EXPORT_FORMAT_VERSION = 1
@@ -183,22 +182,19 @@ def parse_bot_file(raw: bytes) -> dict[str, Any]:
 def bot_import(*, actor: Actor, workspace: Workspace, raw: bytes, name: str | None = None) -> ImportResult:
     """Create a bot from an exported file. Nothing is written unless the whole file is valid."""
     data = parse_bot_file(raw)
-    try:
-        graph = parse_graph(data["graph"])
-    except GraphInvalid as exc:
-        raise graph_invalid_error(exc.problems, field_prefix="graph") from exc
     labels = data["bot"]
-    bot = bot_create(
+    bot, problems = bot_create(
         actor=actor,
         workspace=workspace,
         name=name or labels["name"],
         description=labels.get("description", ""),
         icon=labels.get("icon", ""),
         draft=data["graph"],
+        draft_field="graph",
     )
     return ImportResult(
         bot=bot,
         dependencies=graph_dependencies(data["graph"]),
         secrets_to_fill=[item for item in data.get("secrets_to_fill") or [] if isinstance(item, dict)],
-        problems=[problem_payload(problem) for problem in find_problems(graph)],
+        problems=[problem_payload(problem) for problem in problems],
     )

@@ -126,3 +126,20 @@ def test_unknown_ids_are_404_in_the_error_shape() -> None:
         response = client.get(url)
         assert response.status_code == 404
         assert error_of(response)["code"] == "not_found"
+
+
+def test_creating_from_an_unfinished_graph_returns_its_problems() -> None:
+    workspace = make_workspace()
+    client = client_for(owner_of(workspace))
+    created = client.post(
+        f"/api/v1/workspaces/{workspace.pk}/bots/",
+        {"name": "Half done", "draft": {"version": 1, "nodes": [], "edges": []}},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    assert {problem["code"] for problem in created.json()["problems"]} >= {"no_start"}
+    broken = client.post(
+        f"/api/v1/workspaces/{workspace.pk}/bots/", {"name": "Broken", "draft": {"version": 3}}, format="json"
+    )
+    assert broken.status_code == 400
+    assert any(key.startswith("draft") for key in error_of(broken)["fields"])
