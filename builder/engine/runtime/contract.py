@@ -1,0 +1,170 @@
+"""The contract between node implementations, the runtime and the host application.
+
+A node type implements ``NodeSpec.run(config, ctx) -> NodeResult`` (see ``nodes/base.py``). It reads
+its inputs through ``ctx.resolve`` / ``ctx.render``, streams through ``ctx.emit_*``, reaches the
+outside world only through ``ctx.services`` and reports failure by raising ``NodeError``. Retries,
+timeouts, error branches, tracing and persistence are layers around ``run`` (the compiler's job),
+never code inside a node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from builder.engine.values import ModelChoice
+
+
+class NodeError(Exception):
+    """A node failed in a way the user should see (shown on the node and in ``node.failed``).
+
+    ``code`` is stable (``timeout``, ``http_error``, ``code_error``, ``model_error``, ``not_configured``…);
+    ``message`` is English; ``retryable`` tells the error policy whether another attempt may help.
+    """
+
+    def __init__(self, code: str, message: str, *, retryable: bool = False, details: Mapping[str, Any] | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+        self.details = dict(details or {})
+
+
+@dataclass
+class Usage:
+    """Tokens and cost of one node (summed over retries and tool-calling rounds)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cost: float = 0.0
+    model: str | None = None
+
+    def add(self, other: Usage) -> None:
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.total_tokens += other.total_tokens
+        self.cost += other.cost
+        self.model = self.model or other.model
+
+
+@dataclass
+class NodeResult:
+    """What a node produced. ``branch`` is the source handle taken (condition, intent, loop…)."""
+
+    outputs: dict[str, Any]
+    branch: str | None = None
+    usage: Usage | None = None
+    # The resolved inputs to show in the trace (what the node actually saw).
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
+# --- what the host provides --------------------------------------------------------------------
+
+
+class ChatModels(Protocol):
+    """Turns a node's model choice (or, when None, the bot's default) into a LangChain chat model."""
+
+    def get(self, choice: ModelChoice | None) -> BaseChatModel: ...
+
+    def cost(self, model: str, prompt_tokens: int, completion_tokens: int) -> float: ...
+
+
+@dataclass
+class HttpResponse:
+    status_code: int
+    headers: dict[str, str]
+    body: str
+
+
+class HttpClient(Protocol):
+    """Outbound HTTP through the SSRF-safe client (no private/loopback targets unless allow-listed)."""
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        data: Mapping[str, str] | None = None,
+        content: str | bytes | None = None,
+        timeout_s: float = 30.0,
+    ) -> HttpResponse: ...
+
+
+class CodeRunner(Protocol):
+    """Runs user Python in the sandbox: JSON in, JSON out; raises NodeError on any failure."""
+
+    async def run(self, code: str, inputs: Mapping[str, Any], *, timeout_s: float) -> dict[str, Any]: ...
+
+
+class ToolInvoker(Protocol):
+    async def invoke(self, plugin: str, tool: str, inputs: Mapping[str, Any], ctx: NodeContext) -> Any: ...
+
+
+class KnowledgeRetriever(Protocol):
+    async def retrieve(
+        self, query: str, knowledge_bases: list[str], *, top_k: int, score_threshold: float, mode: str
+    ) -> list[dict[str, Any]]: ...
+
+
+class SubBotRunner(Protocol):
+    async def run(self, bot_id: str, inputs: Mapping[str, Any], ctx: NodeContext) -> dict[str, Any]: ...
+
+
+class ConversationMemory(Protocol):
+    """Past turns of the conversation, oldest first, as LangChain messages (llm memory_window)."""
+
+    async def recent_messages(self, limit: int) -> list[Any]: ...
+
+
+@dataclass
+class RuntimeServices:
+    """Everything a run may need from outside the engine. Missing ones fail the node that needs them."""
+
+    chat_models: ChatModels | None = None
+    http: HttpClient | None = None
+    code: CodeRunner | None = None
+    tools: ToolInvoker | None = None
+    knowledge: KnowledgeRetriever | None = None
+    sub_bots: SubBotRunner | None = None
+    memory: ConversationMemory | None = None
+
+
+# --- what a node sees ---------------------------------------------------------------------------
+
+
+class NodeContext(Protocol):
+    node_id: str
+    run_id: str
+    services: RuntimeServices
+
+    def resolve(self, value: Any) -> Any:
+        """A literal is returned as is; ``{"ref": [...]}`` is looked up; containers resolved deeply."""
+
+    def render(self, template: str) -> str:
+        """Render a template (sandboxed Jinja2) over the variable pool: node outputs, sys, conv, user."""
+
+    async def emit_message_delta(self, text: str) -> None:
+        """Stream text to the user (answer nodes; LLM nodes whose output an answer streams)."""
+
+    async def emit_node_delta(self, data: Mapping[str, Any]) -> None:
+        """Stream node-level progress (LLM tokens, agent thinking, tool progress) to the trace."""
+
+    async def emit_tool_progress(self, tool: str, percent: float | None, note: str = "") -> None:
+        """Progress of a long tool (video rendering…) for the chat."""
+
+    def set_variable(self, scope: str, name: str, value: Any) -> None:
+        """Write a conversation (``conv``) or user (``user``) variable; persisted by the host."""
+
+    def ask(self, question: Mapping[str, Any]) -> Any:
+        """Pause the run until the user answers (LangGraph interrupt); returns the answer on resume."""
+
+    def cancelled(self) -> bool:
+        """True once the run was cancelled: long nodes should stop early."""
