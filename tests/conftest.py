@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from django.conf import settings
 
+from tests.support.fake_openai import fake_openai, fake_openai_server  # noqa: F401  (fixtures)
 from tests.support.processes import AsgiServerFactory, CeleryWorker, log_tail, stop_process, wait_for_port
 from tests.support.services import require_service
 

@@ -46,16 +46,26 @@ class Action(StrEnum):
     BOT_EXPORT = "bot.export"
     BOT_DELETE = "bot.delete"
     BOT_SHARE = "bot.share"
+    MODEL_PROVIDERS_VIEW = "model_providers.view"
+    MODEL_PROVIDERS_MANAGE = "model_providers.manage"
 
 
 _VIEWER = {Action.WORKSPACE_VIEW, Action.BOT_VIEW, Action.BOT_CHAT}
-_EDITOR = _VIEWER | {Action.BOT_CREATE, Action.BOT_EDIT, Action.BOT_PUBLISH, Action.BOT_EXPORT}
+# Editors pick models on the canvas, so they see the providers (never their keys).
+_EDITOR = _VIEWER | {
+    Action.BOT_CREATE,
+    Action.BOT_EDIT,
+    Action.BOT_PUBLISH,
+    Action.BOT_EXPORT,
+    Action.MODEL_PROVIDERS_VIEW,
+}
 _ADMIN = _EDITOR | {
     Action.WORKSPACE_UPDATE,
     Action.MEMBERS_MANAGE,
     Action.API_KEYS_MANAGE,
     Action.BOT_DELETE,
     Action.BOT_SHARE,
+    Action.MODEL_PROVIDERS_MANAGE,
 }
 _OWNER = _ADMIN | {Action.WORKSPACE_DELETE}
 

@@ -17,15 +17,15 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from builder.realtime.origin import BrowserOriginValidator  # noqa: E402
 from builder.realtime.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        # Browsers send cookies with cross-site websocket handshakes: only accept origins that
-        # ALLOWED_HOSTS names, then authenticate from the session like any Django view.
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # Browsers send cookies with cross-site websocket handshakes: a browser's origin must be one
+        # ALLOWED_HOSTS names; then the session (or an API key) authenticates like any view.
+        "websocket": BrowserOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "builder.core",
     "builder.accounts",
     "builder.bots",
+    "builder.llm",
+    "builder.conversations",
 ]
 
 MIDDLEWARE = [
@@ -100,6 +102,9 @@ else:
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
                 "transaction_mode": "IMMEDIATE",
             },
+            # Opening a SQLite connection runs the PRAGMAs above: keep connections between requests.
+            "CONN_MAX_AGE": 600,
+            "CONN_HEALTH_CHECKS": True,
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -136,6 +141,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "reap-stale-runs": {"task": "conversations.reap_stale_runs", "schedule": 30.0},
     "purge-stale-invitations": {"task": "accounts.purge_stale_invitations", "schedule": 3600.0},
 }
 
@@ -216,6 +222,10 @@ SPECTACULAR_SETTINGS = {
 BOT_IMPORT_MAX_BYTES = int(os.environ.get("AGENTLOOM_BOT_IMPORT_MAX_BYTES", 2 * 1024 * 1024))
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(BOT_IMPORT_MAX_BYTES + 64 * 1024, 2_621_440)
 INVITATION_TTL_DAYS = 7
+# Outbound HTTP from nodes goes through the SSRF-safe client; these hosts/CIDRs may be private.
+AGENTLOOM_HTTP_ALLOWLIST = env_list("AGENTLOOM_HTTP_ALLOWLIST", "")
+# A running run whose heartbeat is older than this lost its worker and is marked failed.
+RUN_STALE_AFTER_S = int(os.environ.get("AGENTLOOM_RUN_STALE_AFTER_S", 30))
 
 LOGGING = {
     "version": 1,

@@ -11,6 +11,8 @@ api_v1: list[URLPattern | URLResolver] = [
     path("dsl/node-types", NodeTypesApi.as_view(), name="dsl-node-types"),
     path("", include("builder.accounts.urls")),
     path("", include("builder.bots.urls")),
+    path("", include("builder.llm.urls")),
+    path("", include("builder.conversations.urls")),
 ]
 
 urlpatterns = [

@@ -323,7 +323,7 @@ def _reference_problem(layout: _Layout, node: Node, reference: FoundReference) -
                 gettext_noop("%(ref)s does not run before this node, so its outputs cannot be used here."),
                 ref=target_id,
             )
-        available = target.spec.outputs(target.config)
+        available = target.spec.referable_outputs(target.config)
     if reference.output not in available:
         return problem(
             "ref_unknown_output",

@@ -6,6 +6,7 @@ Text fields are Jinja2 templates that may mention ``{{ node_id.output }}``.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Annotated, Any, Final
 
@@ -208,3 +209,89 @@ def value_matches_type(value: Any, type_name: str) -> bool:
     if isinstance(value, bool):
         return type_name == "boolean"
     return isinstance(value, expected)
+
+
+def coerce_value(value: Any, type_name: str) -> Any:
+    """Convert a value from outside (run inputs, a variable assignment) to a declared type.
+
+    Lenient where a form or an API would be (``"3"`` → 3, ``"true"`` → True, JSON text → a list or
+    an object); raises ValueError saying what was expected otherwise. ``None`` stays ``None``.
+    """
+    if value is None or type_name in ("any", "file"):
+        return value
+    if type_name.startswith("array"):
+        items = _parsed_json(value, list, "a list")
+        item_type = type_name[len("array[") : -1] if type_name.startswith("array[") else "any"
+        return [coerce_value(item, item_type) for item in items]
+    converter = _COERCERS.get(type_name)
+    return value if converter is None else converter(value)
+
+
+def _to_string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    raise ValueError("expected text")
+
+
+def _to_number(value: Any) -> int | float:
+    if isinstance(value, bool):
+        raise ValueError("expected a number")
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise ValueError("expected a number") from None
+        if not math.isfinite(number):
+            raise ValueError("expected a finite number")
+        return int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
+    raise ValueError("expected a number")
+
+
+def _to_integer(value: Any) -> int:
+    number = _to_number(value)
+    if isinstance(number, float):
+        if not number.is_integer():
+            raise ValueError("expected a whole number")
+        return int(number)
+    return number
+
+
+def _to_boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+        return value.strip().lower() in ("true", "1", "yes")
+    raise ValueError("expected true or false")
+
+
+def _to_object(value: Any) -> dict[str, Any]:
+    result: dict[str, Any] = _parsed_json(value, dict, "an object")
+    return result
+
+
+def _parsed_json(value: Any, kind: type, description: str) -> Any:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError(f"expected {description}") from None
+    if not isinstance(value, kind):
+        raise ValueError(f"expected {description}")
+    return value
+
+
+_COERCERS: Final[dict[str, Any]] = {
+    "string": _to_string,
+    "number": _to_number,
+    "integer": _to_integer,
+    "boolean": _to_boolean,
+    "object": _to_object,
+}

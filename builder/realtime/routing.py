@@ -1,10 +1,11 @@
-"""Websocket routes, mounted by ``builder/config/asgi.py`` under the session auth middleware.
-
-Each entry is a ``django.urls.path`` to a consumer's ``as_asgi()``, e.g. the run event stream.
-"""
+"""Websocket routes, mounted by ``builder/config/asgi.py`` under the session auth middleware."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-websocket_urlpatterns: list[URLPattern | URLResolver] = []
+from builder.realtime.consumers import ConversationConsumer
+
+websocket_urlpatterns: list[URLPattern | URLResolver] = [
+    path("ws/conversations/<uuid:conversation_id>/", ConversationConsumer.as_asgi()),
+]

@@ -31,6 +31,8 @@ DataType = Literal[
     "array[file]",
 ]
 ERROR_HANDLE = "error"
+# On the error branch, the failure as {"code", "message", "details"}.
+ERROR_OUTPUT = "error"
 
 
 class ErrorPolicy(StrictModel):
@@ -143,6 +145,13 @@ class NodeSpec(Generic[ConfigT]):
 
     def effective_handle(self, handle: str | None) -> str | None:
         return self.default_branch if handle is None else handle
+
+    def referable_outputs(self, config: ConfigT) -> dict[str, str]:
+        """What other nodes may reference: the outputs, plus ``error`` when failures take the error branch."""
+        outputs = self.outputs(config)
+        if config.error.on_error == "error_branch":
+            outputs = {**outputs, ERROR_OUTPUT: "object"}
+        return outputs
 
     def issues(self, config: ConfigT) -> list[ConfigIssue]:
         """All post-validation issues: the node's own checks plus the default outputs of its error policy."""

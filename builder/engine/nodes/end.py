@@ -7,6 +7,7 @@ from pydantic import Field
 from builder.engine.i18n import gettext_noop
 from builder.engine.nodes.base import ConfigIssue, NodeConfig, NodeSpec, duplicate_issues
 from builder.engine.nodes.registry import register
+from builder.engine.runtime.contract import NodeContext, NodeResult
 from builder.engine.values import Identifier, StrictModel, Value
 
 
@@ -36,3 +37,7 @@ class EndNode(NodeSpec[EndConfig]):
 
     def check(self, config: EndConfig) -> list[ConfigIssue]:
         return duplicate_issues(config.outputs, lambda item: item.name, "outputs", "name")
+
+    async def run(self, config: EndConfig, ctx: NodeContext) -> NodeResult:
+        # These outputs become the run's outputs.
+        return NodeResult(outputs={item.name: ctx.resolve(item.value) for item in config.outputs})

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -9,6 +12,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from builder.engine.i18n import gettext_noop
 from builder.engine.nodes.base import ConfigIssue, NodeConfig, NodeSpec
 from builder.engine.nodes.registry import register
+from builder.engine.runtime.contract import HttpResponse, NodeContext, NodeError, NodeResult
 from builder.engine.values import RequiredTemplate, StrictModel, Template, Value, field_error
 
 # Which auth fields each auth type needs.
@@ -75,3 +79,116 @@ class HttpRequestNode(NodeSpec[HttpRequestConfig]):
             ConfigIssue("missing_secret", gettext_noop("Fill in this credential."), f"auth.{name}")
             for name in config.auth.unfilled_fields()
         ]
+
+    async def run(self, config: HttpRequestConfig, ctx: NodeContext) -> NodeResult:
+        http = ctx.services.http
+        if http is None:
+            raise NodeError("not_configured", "HTTP requests cannot be made here: no HTTP client is configured.")
+        request = _build_request(config, ctx)
+        response = await http.request(
+            config.method,
+            request.url,
+            headers=request.headers,
+            params=request.query,
+            json=request.json,
+            data=request.form,
+            content=request.raw,
+            timeout_s=config.timeout_s,
+        )
+        if response.status_code == 429 or response.status_code >= 500:
+            # Worth another attempt; a 4xx is an answer the graph may branch on.
+            raise NodeError(
+                "http_status",
+                f"The server answered {response.status_code}.",
+                retryable=True,
+                details={"status_code": response.status_code, "body": response.body[:2000]},
+            )
+        outputs = {
+            "status_code": response.status_code,
+            "headers": response.headers,
+            "body": response.body,
+            "json": _json_body(response),
+        }
+        return NodeResult(outputs=outputs, inputs=request.shown(config))
+
+
+class _Request:
+    """The request as sent, and as shown in the trace (credentials masked)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.headers: dict[str, str] = {}
+        self.query: dict[str, str] = {}
+        self.json: Any = None
+        self.form: dict[str, str] | None = None
+        self.raw: str | None = None
+        self.secret_headers: set[str] = set()
+        self.secret_query: set[str] = set()
+
+    def shown(self, config: HttpRequestConfig) -> dict[str, Any]:
+        def masked(values: Mapping[str, str], secret: set[str]) -> dict[str, str]:
+            return {name: MASK if name in secret else value for name, value in values.items()}
+
+        shown: dict[str, Any] = {
+            "method": config.method,
+            "url": self.url,
+            "headers": masked(self.headers, self.secret_headers),
+            "query": masked(self.query, self.secret_query),
+        }
+        if config.body.type != "none":
+            shown["body"] = {"json": self.json, "form": self.form, "raw": self.raw}[config.body.type]
+        return shown
+
+
+MASK = "******"
+
+
+def _build_request(config: HttpRequestConfig, ctx: NodeContext) -> _Request:
+    request = _Request(ctx.render(config.url).strip())
+    request.headers = {name: _as_text(ctx.resolve(value)) for name, value in config.headers.items()}
+    request.query = {name: _as_text(ctx.resolve(value)) for name, value in config.query.items()}
+    body = config.body
+    if body.type == "json":
+        request.json = ctx.resolve(body.content)
+    elif body.type == "form":
+        fields = body.content if isinstance(body.content, dict) else {}  # validation made it an object
+        request.form = {name: _as_text(ctx.resolve(value)) for name, value in fields.items()}
+    elif body.type == "raw":
+        request.raw = ctx.render(body.content) if isinstance(body.content, str) else ""
+    _add_auth(config.auth, ctx, request)
+    return request
+
+
+def _add_auth(auth: HttpAuth, ctx: NodeContext, request: _Request) -> None:
+    if auth.type == "bearer":
+        request.headers["Authorization"] = f"Bearer {ctx.render(auth.token)}"
+        request.secret_headers.add("Authorization")
+    elif auth.type == "basic":
+        pair = f"{ctx.render(auth.username)}:{ctx.render(auth.password)}".encode()
+        request.headers["Authorization"] = f"Basic {base64.b64encode(pair).decode('ascii')}"
+        request.secret_headers.add("Authorization")
+    elif auth.type == "api_key" and auth.placement == "header":
+        request.headers[auth.name] = ctx.render(auth.api_key)
+        request.secret_headers.add(auth.name)
+    elif auth.type == "api_key":
+        request.query[auth.name] = ctx.render(auth.api_key)
+        request.secret_query.add(auth.name)
+
+
+def _as_text(value: Any) -> str:
+    """A header, query or form value: text as is, anything else as JSON (true, 3, [1, 2])."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _json_body(response: HttpResponse) -> Any:
+    """The parsed body when the response says it is JSON (``application/json``, ``…+json``), else None."""
+    content_type = next((value for name, value in response.headers.items() if name.lower() == "content-type"), "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if not (media_type == "application/json" or media_type.endswith("+json")):
+        return None
+    try:
+        return json.loads(response.body)
+    except ValueError:
+        return None

@@ -9,6 +9,7 @@ from pydantic import Field
 from builder.engine.i18n import gettext_noop
 from builder.engine.nodes.base import NodeConfig, NodeSpec
 from builder.engine.nodes.registry import register
+from builder.engine.runtime.contract import NodeContext, NodeError, NodeResult
 from builder.engine.values import ResourceId, Value
 
 
@@ -28,3 +29,17 @@ class KnowledgeRetrievalNode(NodeSpec[KnowledgeRetrievalConfig]):
     description = gettext_noop("Find the passages of your knowledge bases that best match a query.")
     config_model = KnowledgeRetrievalConfig
     static_outputs = {"chunks": "array[object]"}
+
+    async def run(self, config: KnowledgeRetrievalConfig, ctx: NodeContext) -> NodeResult:
+        if ctx.services.knowledge is None:
+            raise NodeError("not_configured", "Knowledge bases are not available in this run.")
+        query = ctx.resolve(config.query)
+        query = "" if query is None else query if isinstance(query, str) else str(query)
+        chunks = await ctx.services.knowledge.retrieve(
+            query,
+            list(config.knowledge_bases),
+            top_k=config.top_k,
+            score_threshold=config.score_threshold or 0.0,
+            mode=config.mode,
+        )
+        return NodeResult(outputs={"chunks": chunks}, inputs={"query": query})

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import Field
 
 from builder.engine.i18n import gettext_noop
 from builder.engine.nodes.base import ConfigIssue, ModelNodeConfig, NodeSpec
+from builder.engine.nodes.model_calls import (
+    ModelCaller,
+    conversation_history,
+    image_urls,
+    sys_value,
+    system_prompt,
+    usage_output,
+    user_content,
+)
 from builder.engine.nodes.registry import register
+from builder.engine.runtime.contract import NodeContext, NodeResult
 from builder.engine.values import VERBATIM, RequiredTemplate, Template
 
 
 class LLMConfig(ModelNodeConfig):
+    # Empty: the bot's persona.
     system_prompt: Template = ""
     user_prompt: RequiredTemplate
     # How many past conversation turns to include; 0 = none.
@@ -43,3 +56,25 @@ class LLMNode(NodeSpec[LLMConfig]):
         if config.output_schema is not None:
             outputs["json"] = "object"
         return outputs
+
+    async def run(self, config: LLMConfig, ctx: NodeContext) -> NodeResult:
+        system = system_prompt(ctx, config.system_prompt)
+        user = ctx.render(config.user_prompt)
+        history = await conversation_history(ctx, config.memory_window)
+        images = image_urls(sys_value(ctx, "files")) if config.vision else []
+        messages: list[BaseMessage] = [SystemMessage(system)] if system else []
+        messages += [*history, HumanMessage(content=user_content(user, images))]
+        inputs: dict[str, Any] = {"system_prompt": system, "user_prompt": user, "history_messages": len(history)}
+        if images:
+            inputs["images"] = images
+
+        caller = ModelCaller(ctx, config)
+        if config.output_schema is None:
+            message = await caller.chat(messages)
+            outputs: dict[str, Any] = {"text": message.text}
+        else:
+            parsed, message = await caller.structured(config.output_schema, messages)
+            # The text is what streamed; a forced tool call (function_calling) streams none.
+            outputs = {"text": message.text or json.dumps(parsed, ensure_ascii=False), "json": parsed}
+        outputs["usage"] = usage_output(caller.usage)
+        return NodeResult(outputs=outputs, usage=caller.usage, inputs=inputs)

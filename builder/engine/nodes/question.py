@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
 from builder.engine.i18n import gettext_noop
 from builder.engine.nodes.base import NodeConfig, NodeSpec
 from builder.engine.nodes.registry import register
+from builder.engine.runtime.contract import NodeContext, NodeResult
 from builder.engine.values import RequiredTemplate, RequiredText, field_error
 
 
@@ -33,3 +35,18 @@ class QuestionNode(NodeSpec[QuestionConfig]):
     description = gettext_noop("Ask the user something and wait for the reply.")
     config_model = QuestionConfig
     static_outputs = {"answer": "string"}
+
+    async def run(self, config: QuestionConfig, ctx: NodeContext) -> NodeResult:
+        question = {"text": ctx.render(config.question), "answer_type": config.answer_type, "choices": config.choices}
+        # Pauses the run (run.paused carries ``question``); on resume this returns the user's reply.
+        answer = ctx.ask(question)
+        return NodeResult(outputs={"answer": _answer_text(answer)}, inputs={"question": question["text"]})
+
+
+def _answer_text(answer: Any) -> str:
+    """The reply as text: a string as is, ``{"answer": ...}``/``{"text": ...}`` from richer clients."""
+    if isinstance(answer, Mapping):
+        answer = answer.get("answer", answer.get("text"))
+    if answer is None:
+        return ""
+    return answer if isinstance(answer, str) else str(answer)

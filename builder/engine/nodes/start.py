@@ -7,7 +7,8 @@ from pydantic import Field
 from builder.engine.i18n import gettext_noop
 from builder.engine.nodes.base import ConfigIssue, DataType, NodeConfig, NodeSpec, duplicate_issues
 from builder.engine.nodes.registry import register
-from builder.engine.values import Identifier, StrictModel
+from builder.engine.runtime.contract import EntryContext, NodeContext, NodeError, NodeResult
+from builder.engine.values import Identifier, StrictModel, coerce_value
 
 
 class StartInput(StrictModel):
@@ -36,3 +37,22 @@ class StartNode(NodeSpec[StartConfig]):
 
     def check(self, config: StartConfig) -> list[ConfigIssue]:
         return duplicate_issues(config.inputs, lambda item: item.name, "inputs", "name")
+
+    async def run(self, config: StartConfig, ctx: NodeContext) -> NodeResult:
+        if not isinstance(ctx, EntryContext):
+            raise NodeError("not_configured", "The start node needs the run's inputs.")
+        given = ctx.run_inputs
+        missing = [item.name for item in config.inputs if item.required and given.get(item.name) in (None, "")]
+        if missing:
+            raise NodeError(
+                "missing_input", f"Missing required input(s): {', '.join(missing)}.", details={"inputs": missing}
+            )
+        outputs = {}
+        for item in config.inputs:
+            try:
+                outputs[item.name] = coerce_value(given.get(item.name), item.type)
+            except ValueError as error:
+                raise NodeError(
+                    "invalid_input", f"Input {item.name}: {error} ({item.type}).", details={"input": item.name}
+                ) from error
+        return NodeResult(outputs=outputs, inputs=dict(given))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from builder.engine.i18n import gettext_noop
 from builder.engine.nodes.base import NodeConfig, NodeSpec
 from builder.engine.nodes.registry import register
+from builder.engine.runtime.contract import NodeContext, NodeResult
 from builder.engine.values import RequiredTemplate
 
 
@@ -20,3 +21,6 @@ class TemplateNode(NodeSpec[TemplateConfig]):
     description = gettext_noop("Combine values into text with a template.")
     config_model = TemplateConfig
     static_outputs = {"text": "string"}
+
+    async def run(self, config: TemplateConfig, ctx: NodeContext) -> NodeResult:
+        return NodeResult(outputs={"text": ctx.render(config.template)})

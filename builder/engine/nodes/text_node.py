@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
 from builder.engine.i18n import gettext_noop
 from builder.engine.nodes.base import NodeConfig, NodeSpec
 from builder.engine.nodes.registry import register
+from builder.engine.runtime.contract import NodeContext, NodeError, NodeResult
 from builder.engine.values import Value, field_error
 
 
@@ -37,3 +38,26 @@ class TextNode(NodeSpec[TextConfig]):
     description = gettext_noop("Split text into a list, join a list into text, or replace text.")
     config_model = TextConfig
     static_outputs = {"result": "any"}
+
+    async def run(self, config: TextConfig, ctx: NodeContext) -> NodeResult:
+        value = ctx.resolve(config.input)
+        if config.operation == "join":
+            if not isinstance(value, list):
+                raise NodeError("invalid_input", "join needs a list.")
+            return NodeResult(outputs={"result": config.separator.join(_text(item) for item in value)})
+        if not isinstance(value, str):
+            if value is None or isinstance(value, dict | list):
+                raise NodeError("invalid_input", f"{config.operation} needs text.")
+            value = _text(value)
+        if config.operation == "replace":
+            return NodeResult(outputs={"result": value.replace(config.old, config.new)})
+        splits = -1 if config.max_splits is None else config.max_splits
+        # An empty separator splits on any run of whitespace.
+        parts = value.split(config.separator or None, splits)
+        return NodeResult(outputs={"result": parts})
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)

@@ -7,6 +7,7 @@ from pydantic import Field
 from builder.engine.i18n import gettext_noop
 from builder.engine.nodes.base import ConfigIssue, NodeConfig, NodeSpec, duplicate_issues
 from builder.engine.nodes.registry import register
+from builder.engine.runtime.contract import NodeContext, NodeResult
 from builder.engine.values import Identifier, RefOnly, StrictModel
 
 
@@ -33,3 +34,11 @@ class VariableAggregateNode(NodeSpec[VariableAggregateConfig]):
 
     def check(self, config: VariableAggregateConfig) -> list[ConfigIssue]:
         return duplicate_issues(config.groups, lambda group: group.name, "groups", "name")
+
+    async def run(self, config: VariableAggregateConfig, ctx: NodeContext) -> NodeResult:
+        outputs = {}
+        for group in config.groups:
+            # The first reference with a value: the branch that ran (a skipped node resolves to None).
+            values = (ctx.resolve(ref) for ref in group.refs)
+            outputs[group.name] = next((value for value in values if value is not None), None)
+        return NodeResult(outputs=outputs)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -146,7 +146,12 @@ class NodeContext(Protocol):
     services: RuntimeServices
 
     def resolve(self, value: Any) -> Any:
-        """A literal is returned as is; ``{"ref": [...]}`` is looked up; containers resolved deeply."""
+        """A literal is returned as is; ``{"ref": [...]}`` is looked up; containers resolved deeply.
+
+        A literal string containing ``{{`` or ``{%`` is rendered as a template (validation checks the
+        references in such strings, so they mean the same at run time). Values that come out of a
+        reference are never rendered.
+        """
 
     def render(self, template: str) -> str:
         """Render a template (sandboxed Jinja2) over the variable pool: node outputs, sys, conv, user."""
@@ -168,3 +173,10 @@ class NodeContext(Protocol):
 
     def cancelled(self) -> bool:
         """True once the run was cancelled: long nodes should stop early."""
+
+
+@runtime_checkable
+class EntryContext(NodeContext, Protocol):
+    """What the start node sees besides ``NodeContext``: the inputs the caller passed to the run."""
+
+    run_inputs: Mapping[str, Any]

@@ -1,0 +1,1 @@
+"""Conversations, messages and runs: ``message_send`` orchestrates one bot turn."""

@@ -1,0 +1,126 @@
+"""Thin views over conversation services and selectors (the SSE chat lives in sse.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from builder.accounts.authentication import request_actor
+from builder.bots import selectors as bot_selectors
+from builder.conversations import selectors, services
+from builder.conversations.models import Conversation, Message, Run, RunStep
+from builder.core.api_views import validated
+
+
+class ConversationOut(serializers.ModelSerializer[Conversation]):
+    class Meta:
+        model = Conversation
+        fields = ["id", "bot", "use_draft", "source", "title", "variables", "created_at", "updated_at"]
+
+
+class MessageOut(serializers.ModelSerializer[Message]):
+    class Meta:
+        model = Message
+        fields = ["id", "role", "content", "run", "created_at"]
+
+
+class RunStepOut(serializers.ModelSerializer[RunStep]):
+    class Meta:
+        model = RunStep
+        fields = [
+            "node_id",
+            "node_type",
+            "status",
+            "inputs",
+            "outputs",
+            "error",
+            "branch",
+            "latency_ms",
+            "usage",
+            "attempts",
+        ]
+
+
+class RunOut(serializers.ModelSerializer[Run]):
+    steps = RunStepOut(many=True, read_only=True)
+
+    class Meta:
+        model = Run
+        fields = [
+            "id",
+            "conversation",
+            "status",
+            "query",
+            "answer",
+            "outputs",
+            "error",
+            "usage",
+            "last_seq",
+            "paused_node_id",
+            "started_at",
+            "finished_at",
+            "created_at",
+            "steps",
+        ]
+
+
+class ConversationIn(serializers.Serializer[Any]):
+    use_draft = serializers.BooleanField(default=False, help_text="Chat with the draft (the builder's debug panel).")
+
+
+class AnswerIn(serializers.Serializer[Any]):
+    answer = serializers.JSONField()
+
+
+class ConversationCreateApi(APIView):
+    @extend_schema(request=ConversationIn, responses={201: ConversationOut})
+    def post(self, request: Request, bot_id: str) -> Response:
+        actor = request_actor(request)
+        data = validated(ConversationIn, request.data)
+        bot = bot_selectors.bot_get(actor=actor, bot_id=bot_id)
+        conversation = services.conversation_create(actor=actor, bot=bot, use_draft=data["use_draft"])
+        return Response(ConversationOut(conversation).data, status=status.HTTP_201_CREATED)
+
+
+class MessageListApi(generics.ListAPIView[Message]):
+    serializer_class = MessageOut
+    # Only for the OpenAPI schema; requests go through get_queryset and its selector.
+    queryset = Message.objects.none()
+    filter_backends: list[Any] = []
+
+    def get_queryset(self) -> QuerySet[Message]:
+        actor = request_actor(self.request)
+        conversation = selectors.conversation_get(actor=actor, conversation_id=self.kwargs["conversation_id"])
+        return selectors.message_list(actor=actor, conversation=conversation)
+
+
+class RunDetailApi(APIView):
+    @extend_schema(responses={200: RunOut}, summary="A run with its per-node trace")
+    def get(self, request: Request, run_id: str) -> Response:
+        run = selectors.run_get(actor=request_actor(request), run_id=run_id)
+        return Response(RunOut(run).data)
+
+
+class RunCancelApi(APIView):
+    @extend_schema(request=None, responses={200: RunOut})
+    def post(self, request: Request, run_id: str) -> Response:
+        actor = request_actor(request)
+        run = services.run_cancel(actor=actor, run=selectors.run_get(actor=actor, run_id=run_id))
+        return Response(RunOut(run).data)
+
+
+class RunAnswerApi(APIView):
+    @extend_schema(request=AnswerIn, responses={200: RunOut}, summary="Answer the question a paused run asks")
+    def post(self, request: Request, run_id: str) -> Response:
+        actor = request_actor(request)
+        data = validated(AnswerIn, request.data)
+        run = services.question_answer(
+            actor=actor, run=selectors.run_get(actor=actor, run_id=run_id), answer=data["answer"]
+        )
+        return Response(RunOut(run).data)

@@ -1,0 +1,115 @@
+"""Where a run's events go: the live log, the channel group, the trace, and (compactly) the database.
+
+The order matters for the guarantees clients rely on: every event is appended to the live log
+before it is broadcast (so a reconnecting client can always catch up), and the final assistant
+message is saved before ``run.finished`` is broadcast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.layers import get_channel_layer
+
+from builder.conversations.models import Message, Run, RunEvent, RunStep
+from builder.engine.runtime.events import (
+    MessageDelta,
+    NodeDelta,
+    NodeFailed,
+    NodeFinished,
+    NodeStarted,
+    RunFailed,
+    RunFinished,
+    RunPaused,
+)
+from builder.engine.runtime.events import (
+    RunEvent as EngineEvent,
+)
+from builder.realtime.event_log import live_event_log
+from builder.realtime.groups import conversation_group
+
+# Token-level events live only in the live log; the database keeps the folded message.
+TRANSIENT_EVENT_TYPES = {MessageDelta.model_fields["type"].default, NodeDelta.model_fields["type"].default}
+TERMINAL_EVENTS = (RunFinished, RunFailed, RunPaused)
+
+
+class RunEventSink:
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.run_id = str(run.pk)
+        self.group = conversation_group(run.conversation_id)
+        self.layer = get_channel_layer()
+        self.log = live_event_log()
+        self.steps: dict[str, RunStep] = {}
+        self.persisted: list[RunEvent] = []
+        self.last_seq = run.last_seq
+
+    async def emit(self, event: EngineEvent) -> None:
+        payload = event.model_dump(mode="json")
+        self.last_seq = event.seq
+        self._trace(event)
+        if event.type not in TRANSIENT_EVENT_TYPES:
+            self.persisted.append(RunEvent(run_id=self.run.pk, seq=event.seq, type=event.type, data=payload))
+        if isinstance(event, TERMINAL_EVENTS):
+            await self._persist(event)
+        await self.publish(payload)
+
+    async def publish(self, payload: dict[str, Any]) -> None:
+        await self.log.append(self.run_id, payload)
+        if self.layer is not None:
+            await self.layer.group_send(self.group, {"type": "run.event", "event": payload})
+
+    def _trace(self, event: EngineEvent) -> None:
+        if isinstance(event, NodeStarted):
+            self.steps[event.node_id] = RunStep(
+                run_id=self.run.pk,
+                node_id=event.node_id,
+                node_type=event.node_type,
+                status="running",
+                started_seq=event.seq,
+                attempts=event.attempt,
+            )
+        elif isinstance(event, NodeFinished | NodeFailed):
+            step = self.steps.get(event.node_id) or RunStep(
+                run_id=self.run.pk, node_id=event.node_id, node_type=event.node_type, started_seq=event.seq
+            )
+            step.latency_ms = event.latency_ms
+            step.attempts = event.attempts
+            if isinstance(event, NodeFinished):
+                step.status = "finished"
+                step.inputs, step.outputs = event.inputs, event.outputs
+                step.branch = event.branch or ""
+                step.usage = event.usage.model_dump() if event.usage else {}
+                step.error = event.error.model_dump() if event.error else None
+            else:
+                step.status = "failed"
+                step.error = event.error.model_dump()
+            self.steps[event.node_id] = step
+
+    async def _persist(self, event: EngineEvent) -> None:
+        """Write the outcome before the client hears of it."""
+        from django.utils import timezone
+
+        run = self.run
+        run.last_seq = event.seq
+        run.heartbeat_at = timezone.now()
+        if isinstance(event, RunFinished):
+            run.status = Run.Status.FINISHED
+            run.answer, run.outputs = event.answer, event.outputs
+            run.usage = event.usage.model_dump()
+            run.finished_at = timezone.now()
+            await Message.objects.acreate(
+                conversation_id=run.conversation_id, role=Message.Role.ASSISTANT, content=event.answer, run=run
+            )
+        elif isinstance(event, RunFailed):
+            run.status = Run.Status.CANCELLED if event.error.code == "cancelled" else Run.Status.FAILED
+            run.error = event.error.model_dump()
+            run.finished_at = timezone.now()
+        elif isinstance(event, RunPaused):
+            run.status = Run.Status.PAUSED
+            run.paused_node_id = event.node_id
+        await run.asave()
+        await RunStep.objects.filter(run=run, node_id__in=list(self.steps)).adelete()
+        await RunStep.objects.abulk_create(list(self.steps.values()))
+        await RunEvent.objects.abulk_create(self.persisted, ignore_conflicts=True)
+        self.persisted = []

@@ -1,0 +1,113 @@
+"""Execute one run: load it, run its graph with the engine, and send the events on.
+
+Called in the web process (embedded default) or by the Celery task (production). Safe to call twice
+for the same run: only the call that moves it from queued to running executes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from builder.conversations.cancellation import cancel_requested, forget_cancel, local_cancel_event
+from builder.conversations.event_sink import RunEventSink
+from builder.conversations.models import Run
+from builder.conversations.wiring import graph_runner, runtime_services
+from builder.engine.runtime.events import ErrorInfo, RunFailed
+from builder.engine.runtime.runner import RunRequest
+
+logger = logging.getLogger(__name__)
+HEARTBEAT_INTERVAL_S = 2.0
+
+
+async def _claim(run_id: str, *, resume: bool) -> Run | None:
+    """Move the run to running; None when another executor already has it (or it is over)."""
+    expected = Run.Status.QUEUED
+    claimed = await Run.objects.filter(pk=run_id, status=expected).aupdate(
+        status=Run.Status.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
+    )
+    if not claimed:
+        return None
+    return await Run.objects.select_related("conversation", "bot", "bot__workspace").aget(pk=run_id)
+
+
+async def _heartbeat(run: Run, sink: RunEventSink, cancel: asyncio.Event) -> None:
+    """Keep the heartbeat fresh (so the reaper leaves us alone), record how far the events went
+    (so the reaper's run.failed follows them) and notice cancels sent to another process."""
+    while not cancel.is_set():
+        await asyncio.sleep(HEARTBEAT_INTERVAL_S)
+        await Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).aupdate(
+            heartbeat_at=timezone.now(), last_seq=sink.last_seq
+        )
+        if await cancel_requested(str(run.pk)):
+            cancel.set()
+
+
+async def execute_run(run_id: str, *, resume: Any = None) -> None:
+    run = await _claim(run_id, resume=resume is not None)
+    if run is None:
+        return
+    sink = RunEventSink(run)
+    cancel = local_cancel_event(run_id)
+    heartbeat = asyncio.create_task(_heartbeat(run, sink, cancel))
+    try:
+        runner = await graph_runner(run)
+        request = RunRequest(
+            run_id=run_id,
+            thread_id=run_id,
+            query=run.query,
+            sys={
+                "user_id": run.conversation.end_user_id or str(run.conversation.user_id or ""),
+                "conversation_id": str(run.conversation_id),
+                "files": [],
+                "now": timezone.now().isoformat(),
+                # The bot's persona: the system prompt of llm/agent nodes that have none of their own.
+                "persona": runner.graph.settings.persona,
+            },
+            conv=dict(run.conversation.variables),
+            first_seq=run.last_seq + 1,
+        )
+        services = await runtime_services(run, runner)
+        outcome = await runner.run(request, sink.emit, resume=resume, cancel=cancel, services=services)
+        if outcome.conv != run.conversation.variables:
+            run.conversation.variables = outcome.conv
+            await run.conversation.asave(update_fields=["variables", "updated_at"])
+    except Exception as exc:  # the engine reports node errors as events; this is a bug or an outage
+        logger.exception("run %s crashed", run_id)
+        await sink.emit(
+            RunFailed(
+                run_id=run_id,
+                seq=max(run.last_seq, sink.last_seq) + 1,
+                at=timezone.now().timestamp(),
+                error=ErrorInfo(code="internal_error", message=f"The run stopped unexpectedly: {type(exc).__name__}"),
+            )
+        )
+    finally:
+        cancel.set()
+        heartbeat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heartbeat
+        forget_cancel(run_id)
+
+
+async def reap_stale_runs() -> int:
+    """Runs whose executor died (no heartbeat) are marked failed, never left running."""
+    cutoff = timezone.now() - timedelta(seconds=settings.RUN_STALE_AFTER_S)
+    stale = [run async for run in Run.objects.filter(status=Run.Status.RUNNING, heartbeat_at__lt=cutoff)]
+    for run in stale:
+        sink = RunEventSink(run)
+        await sink.emit(
+            RunFailed(
+                run_id=str(run.pk),
+                seq=run.last_seq + 1,
+                at=timezone.now().timestamp(),
+                error=ErrorInfo(code="worker_lost", message="The worker running this bot stopped; please send again."),
+            )
+        )
+    return len(stale)

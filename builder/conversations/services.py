@@ -1,0 +1,104 @@
+"""Writes for conversations and runs. ``message_send`` orchestrates one bot turn."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from builder.accounts.permissions import Actor, actor_user
+from builder.accounts.roles import Action
+from builder.bots.models import Bot
+from builder.bots.permissions import check_bot_permission
+from builder.conversations.cancellation import request_cancel
+from builder.conversations.dispatch import dispatch_run
+from builder.conversations.models import Conversation, Message, Run, Source
+from builder.core.exceptions import Conflict, ValidationFailed
+
+MAX_MESSAGE_CHARS = 32_000
+
+
+def conversation_create(
+    *, actor: Actor, bot: Bot, source: str = Source.DEBUG, use_draft: bool = False, end_user_id: str = ""
+) -> Conversation:
+    """A new chat. Chatting with the draft (the builder's debug panel) needs edit rights."""
+    check_bot_permission(actor=actor, bot=bot, action=Action.BOT_EDIT if use_draft else Action.BOT_CHAT)
+    if not use_draft and bot.live_version_id is None:
+        raise Conflict(_("This bot has not been published yet."), code="not_published")
+    return Conversation.objects.create(
+        bot=bot,
+        use_draft=use_draft,
+        source=source,
+        user=actor_user(actor),
+        end_user_id=end_user_id[:200],
+        variables={},
+    )
+
+
+def _graph_for(conversation: Conversation) -> tuple[dict[str, Any], Any]:
+    bot = conversation.bot
+    if conversation.use_draft:
+        return bot.draft, None
+    version = bot.live_version
+    if version is None:
+        raise Conflict(_("This bot has not been published yet."), code="not_published")
+    return version.graph, version
+
+
+def message_send(*, actor: Actor, conversation: Conversation, text: str) -> Run:
+    """Store the user's message, create the run and start it once the transaction commits."""
+    check_bot_permission(actor=actor, bot=conversation.bot, action=Action.BOT_CHAT)
+    text = (text or "").strip()
+    if not text:
+        raise ValidationFailed(fields={"text": [_("This field may not be blank.")]})
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise ValidationFailed(
+            fields={"text": [_("Messages are limited to %(limit)d characters.") % {"limit": MAX_MESSAGE_CHARS}]}
+        )
+    with transaction.atomic():
+        # One turn at a time per conversation: a second message waits for the first answer.
+        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if locked.runs.filter(status__in=[*Run.ACTIVE, Run.Status.PAUSED]).exists():
+            raise Conflict(_("The bot is still answering the previous message."), code="run_in_progress")
+        graph, version = _graph_for(conversation)
+        run = Run.objects.create(
+            conversation=conversation,
+            bot=conversation.bot,
+            bot_version=version,
+            graph=graph,
+            query=text,
+            created_by=actor_user(actor),
+        )
+        Message.objects.create(conversation=conversation, role=Message.Role.USER, content=text, run=run)
+        transaction.on_commit(lambda: dispatch_run(str(run.pk)))
+    return run
+
+
+def run_cancel(*, actor: Actor, run: Run) -> Run:
+    check_bot_permission(actor=actor, bot=run.bot, action=Action.BOT_CHAT)
+    if run.status == Run.Status.PAUSED:
+        Run.objects.filter(pk=run.pk, status=Run.Status.PAUSED).update(status=Run.Status.CANCELLED)
+    elif run.status in Run.ACTIVE:
+        request_cancel(str(run.pk))
+    else:
+        raise Conflict(_("This run has already ended."), code="run_ended")
+    run.refresh_from_db()
+    return run
+
+
+def question_answer(*, actor: Actor, run: Run, answer: Any) -> Run:
+    """Resume a run paused on a question node with the user's answer."""
+    check_bot_permission(actor=actor, bot=run.bot, action=Action.BOT_CHAT)
+    if answer is None or (isinstance(answer, str) and not answer.strip()):
+        raise ValidationFailed(fields={"answer": [_("This field may not be blank.")]})
+    with transaction.atomic():
+        resumed = Run.objects.filter(pk=run.pk, status=Run.Status.PAUSED).update(status=Run.Status.QUEUED)
+        if not resumed:
+            raise Conflict(_("This run is not waiting for an answer."), code="run_not_paused")
+        Message.objects.create(
+            conversation_id=run.conversation_id, role=Message.Role.USER, content=str(answer), run=run
+        )
+        transaction.on_commit(lambda: dispatch_run(str(run.pk), resume=answer))
+    run.refresh_from_db()
+    return run

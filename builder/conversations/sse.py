@@ -1,0 +1,167 @@
+"""``POST /api/v1/bots/<id>/chat``: the websocket's events as Server-Sent Events, for API clients.
+
+``{"query": "...", "conversation_id"?: "...", "stream"?: true}``. Streaming answers
+``text/event-stream`` (``event: <type>`` / ``data: <json>``), ending with the run's terminal event;
+``"stream": false`` waits and answers ``{"answer", "run_id", "conversation_id", "status", "usage"}``.
+Authentication: ``Authorization: Bearer al_…`` (API key) or the builder session (+ CSRF token).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+
+from builder.accounts.models import ApiKey, User
+from builder.accounts.services import api_key_authenticate
+from builder.bots.models import Bot
+from builder.conversations import selectors, services
+from builder.conversations.dispatch import remember_loop
+from builder.conversations.models import Source
+from builder.core.exception_handler import error_body
+from builder.core.exceptions import ApplicationError, NotAuthenticated, NotFound, ValidationFailed
+from builder.realtime.groups import conversation_group
+
+TERMINAL_TYPES = {"run.finished", "run.failed", "run.paused"}
+KEEPALIVE_S = 15.0
+
+
+async def _actor(request: HttpRequest) -> User | ApiKey:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        key = await database_sync_to_async(api_key_authenticate)(raw_key=header[7:].strip())
+        if key is None:
+            raise NotAuthenticated(_("Invalid, expired or revoked API key."), code="authentication_failed")
+        return key
+    user = await request.auser()
+    if not user.is_authenticated:
+        raise NotAuthenticated()
+    # Session clients are browsers: hold them to the CSRF check DRF would apply.
+    reason = CsrfViewMiddleware(lambda r: HttpResponse()).process_view(request, None, (), {})
+    if reason is not None:
+        raise ApplicationError(_("CSRF check failed."), code="permission_denied")
+    return user  # type: ignore[return-value]
+
+
+def _parse_body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        raise ValidationFailed(_("The body is not valid JSON."), code="parse_error") from None
+    if not isinstance(body, dict):
+        raise ValidationFailed(fields={"non_field_errors": [_("Send a JSON object.")]})
+    if not isinstance(body.get("query"), str):
+        raise ValidationFailed(fields={"query": [_("This field is required.")]})
+    if "stream" in body and not isinstance(body["stream"], bool):
+        raise ValidationFailed(fields={"stream": [_("Must be true or false.")]})
+    return body
+
+
+def _conversation_for(actor: User | ApiKey, bot_id: str, body: dict[str, Any]) -> str:
+    """The conversation to continue (``conversation_id``) or a new API conversation."""
+    if body.get("conversation_id"):
+        try:
+            conversation = selectors.conversation_get(actor=actor, conversation_id=str(body["conversation_id"]))
+        except (ValueError, TypeError, DjangoValidationError):
+            raise NotFound(_("Conversation not found.")) from None
+        if str(conversation.bot_id) != bot_id:
+            raise NotFound(_("Conversation not found."))
+        return str(conversation.pk)
+    bot = Bot.objects.select_related("workspace").filter(pk=bot_id).first()
+    if bot is None:
+        raise NotFound(_("Bot not found."))
+    conversation = services.conversation_create(
+        actor=actor, bot=bot, source=Source.API, end_user_id=str(body.get("user") or "")
+    )
+    return str(conversation.pk)
+
+
+def _send(actor: User | ApiKey, conversation_id: str, text: str) -> str:
+    conversation = selectors.conversation_get(actor=actor, conversation_id=conversation_id)
+    return str(services.message_send(actor=actor, conversation=conversation, text=text).pk)
+
+
+def _sse(event: dict[str, Any]) -> bytes:
+    return f"event: {event['type']}\ndata: {json.dumps(event, ensure_ascii=False)}\n\n".encode()
+
+
+async def _events(channel: str, group: str, run_id: str) -> AsyncIterator[dict[str, Any] | None]:
+    """The run's events from the group this request joined before the run started (None = idle)."""
+    layer = get_channel_layer()
+    try:
+        while True:
+            try:
+                message = await asyncio.wait_for(layer.receive(channel), timeout=KEEPALIVE_S)
+            except TimeoutError:
+                yield None
+                continue
+            event = message.get("event") or {}
+            if event.get("run_id") != run_id:
+                continue
+            yield event
+            if event.get("type") in TERMINAL_TYPES:
+                return
+    finally:
+        await layer.group_discard(group, channel)
+
+
+@csrf_exempt
+async def chat(request: HttpRequest, bot_id: Any) -> HttpResponse:
+    if request.method != "POST":
+        return JsonResponse(error_body("method_not_allowed", _("Use POST.")), status=405)
+    remember_loop()
+    try:
+        actor = await _actor(request)
+        body = _parse_body(request)
+        conversation_id = await database_sync_to_async(_conversation_for)(actor, str(bot_id), body)
+        # Join before sending: the run may start emitting as soon as the message is committed.
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        group = conversation_group(conversation_id)
+        await layer.group_add(group, channel)
+        try:
+            run_id = await database_sync_to_async(_send)(actor, conversation_id, body["query"])
+        except ApplicationError:
+            await layer.group_discard(group, channel)
+            raise
+    except ApplicationError as error:
+        return JsonResponse(
+            error_body(error.code, error.message, error.fields, **error.extra), status=error.status_code
+        )
+    if body.get("stream", True):
+        return StreamingHttpResponse(
+            _stream(channel, group, run_id, conversation_id),
+            content_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    final: dict[str, Any] = {}
+    async for event in _events(channel, group, run_id):
+        if event is not None and event["type"] in TERMINAL_TYPES:
+            final = event
+    status = {"run.finished": "finished", "run.paused": "paused"}.get(final.get("type", ""), "failed")
+    return JsonResponse(
+        {
+            "conversation_id": conversation_id,
+            "run_id": run_id,
+            "status": status,
+            "answer": final.get("answer", ""),
+            "usage": final.get("usage", {}),
+            "error": final.get("error"),
+        },
+        status=200,
+    )
+
+
+async def _stream(channel: str, group: str, run_id: str, conversation_id: str) -> AsyncIterator[bytes]:
+    yield _sse({"type": "conversation", "conversation_id": conversation_id, "run_id": run_id})
+    async for event in _events(channel, group, run_id):
+        yield b": keepalive\n\n" if event is None else _sse(event)

@@ -1,0 +1,96 @@
+"""Plug the host's implementations into the engine for one run (DESIGN.md §4).
+
+Chat models come from the workspace's model providers; HTTP goes through the SSRF-safe client
+(allow-list from settings); code runs in the sandbox; memory reads this conversation's messages.
+Plugins, knowledge bases and sub-bots arrive with their own issues; until then nodes that need them
+fail with ``not_configured``.
+
+Compiling a graph and building model clients cost more than a whole instant run, so both are
+cached: runners by graph fingerprint (a runner is safe for concurrent runs; per-run services are
+passed to each run), chat models by the workspace's provider set and its last change.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+
+from builder.bots.drafts import graph_checksum
+from builder.conversations.memory import ConversationWindow
+from builder.conversations.models import Run
+from builder.core.ssrf import SsrfSafeHttpClient
+from builder.engine.dsl import parse_graph
+from builder.engine.runtime.contract import RuntimeServices
+from builder.engine.runtime.runner import GraphRunner
+from builder.engine.sandbox.runner import SandboxCodeRunner
+from builder.engine.values import ModelChoice
+from builder.llm.chat_models import WorkspaceChatModels
+from builder.llm.models import ModelProvider
+
+CACHE_SIZE = 256
+_runners: OrderedDict[tuple[str, int], GraphRunner] = OrderedDict()
+_chat_models: OrderedDict[tuple[Any, ...], WorkspaceChatModels] = OrderedDict()
+
+
+def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> Any:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > CACHE_SIZE:
+        cache.popitem(last=False)
+    return value
+
+
+@lru_cache(maxsize=1)
+def _http_client() -> SsrfSafeHttpClient:
+    return SsrfSafeHttpClient(allow=settings.AGENTLOOM_HTTP_ALLOWLIST)
+
+
+@lru_cache(maxsize=1)
+def _code_runner() -> SandboxCodeRunner:
+    return SandboxCodeRunner()
+
+
+async def _workspace_chat_models(workspace_id: Any, bot_model: dict[str, Any] | None) -> WorkspaceChatModels:
+    providers = [provider async for provider in ModelProvider.objects.filter(workspace_id=workspace_id)]
+    key = (workspace_id, repr(bot_model), tuple(sorted((str(p.pk), p.updated_at.isoformat()) for p in providers)))
+    cached = _chat_models.get(key)
+    if cached is not None:
+        _chat_models.move_to_end(key)
+        return cached
+    choice = ModelChoice.model_validate(bot_model) if bot_model else None
+    return _remember(_chat_models, key, WorkspaceChatModels(providers, bot_model=choice))  # type: ignore[no-any-return]
+
+
+async def runtime_services(run: Run, runner: GraphRunner) -> RuntimeServices:
+    bot_model = runner.graph.settings.model
+    return RuntimeServices(
+        chat_models=await _workspace_chat_models(
+            run.bot.workspace_id, bot_model.model_dump(mode="json") if bot_model else None
+        ),
+        http=_http_client(),
+        code=_code_runner(),
+        memory=ConversationWindow(run.conversation_id, run.pk),
+    )
+
+
+async def graph_runner(run: Run) -> GraphRunner:
+    checkpointer = await checkpointer_for(run.graph)
+    key = (graph_checksum(run.graph), id(checkpointer))
+    cached = _runners.get(key)
+    if cached is not None and cached.checkpointer is checkpointer:
+        _runners.move_to_end(key)
+        return cached
+    runner = GraphRunner(parse_graph(run.graph), RuntimeServices(), checkpointer=checkpointer)
+    return _remember(_runners, key, runner)  # type: ignore[no-any-return]
+
+
+async def checkpointer_for(document: dict[str, Any]) -> Any:
+    """A durable checkpointer for graphs that can pause (question nodes), else none (faster)."""
+    if not any(str(node.get("type", "")).split("@")[0] == "question" for node in document.get("nodes", [])):
+        return None
+    from builder.conversations.checkpoints import durable_checkpointer
+
+    return await durable_checkpointer()

@@ -1,0 +1,82 @@
+"""The concrete ``NodeContext``: one per attempt of one node, over the pool the node was handed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from langgraph.types import interrupt
+
+from builder.engine.runtime.contract import NodeError, RuntimeServices
+from builder.engine.runtime.pool import VariablePool
+from builder.engine.values import coerce_value
+
+if TYPE_CHECKING:
+    from builder.engine.runtime.plan import NodePlan
+    from builder.engine.runtime.session import RunSession
+
+SCOPES = {"conv": "conv", "conversation": "conv", "user": "user"}
+
+
+class RunNodeContext:
+    """Implements ``contract.NodeContext`` (and ``EntryContext`` for the start node)."""
+
+    def __init__(self, session: RunSession, node: NodePlan, pool: VariablePool) -> None:
+        self.node_id = node.id
+        self.run_id = session.run_id
+        self.services: RuntimeServices = session.services
+        self.run_inputs: Mapping[str, Any] = session.run_inputs
+        self._session = session
+        self._node = node
+        self._pool = pool
+        # What the node read (reference → value): the trace's "inputs" when the node reports none.
+        self.reads: dict[str, Any] = {}
+        # Conversation/user variables written by this attempt; applied only if it succeeds.
+        self.variables: dict[str, dict[str, Any]] = {}
+
+    @property
+    def pool(self) -> VariablePool:
+        return self._pool
+
+    def resolve(self, value: Any) -> Any:
+        return self._pool.resolve(value, self.reads)
+
+    def render(self, template: str) -> str:
+        return self._pool.render(template, self.reads)
+
+    async def emit_message_delta(self, text: str) -> None:
+        await self._session.message_delta(self._node, text)
+
+    async def emit_node_delta(self, data: Mapping[str, Any]) -> None:
+        await self._session.node_delta(self._node, data)
+
+    async def emit_tool_progress(self, tool: str, percent: float | None, note: str = "") -> None:
+        await self._session.tool_progress(self._node, tool, percent, note)
+
+    def set_variable(self, scope: str, name: str, value: Any) -> None:
+        prefix = SCOPES.get(scope)
+        if prefix is None:
+            raise NodeError("invalid_variable", f"Variables live in conv or user, not {scope}.")
+        declared = self._session.plan.graph.variable(prefix, name)
+        if declared is None:
+            raise NodeError("unknown_variable", f"There is no variable {prefix}.{name}.")
+        try:
+            value = coerce_value(value, declared.type)
+        except ValueError as error:
+            raise NodeError("invalid_value", f"{prefix}.{name}: {error} ({declared.type}).") from error
+        self.variables.setdefault(prefix, {})[name] = value
+        # Later reads by the same node see the write.
+        self._pool = self._pool.with_variables(
+            {**self._pool.conv, **self.variables.get("conv", {})},
+            {**self._pool.user, **self.variables.get("user", {})},
+        )
+
+    def ask(self, question: Mapping[str, Any]) -> Any:
+        if self._node.parent is not None:
+            raise NodeError("not_supported", "A question cannot be asked inside a loop or an iteration.")
+        if not self._session.can_pause:
+            raise NodeError("not_configured", "This run cannot pause: the runner has no checkpointer.")
+        return interrupt({"node_id": self.node_id, "question": dict(question)})
+
+    def cancelled(self) -> bool:
+        return self._session.cancelled()

@@ -1,0 +1,445 @@
+"""The sandbox child: isolates itself, then runs the user's ``main(**inputs)`` and reports on a pipe.
+
+The parent starts it as ``python -I -S -B child.py <result_fd> <config JSON>`` with an empty
+environment, in its own session, with only stdin, stdout/stderr and the result pipe open. It sets
+itself up from the config (which holds no secrets), then waits for the request (JSON: code,
+inputs, CPU time) on stdin, so a warm sandbox can be started ahead of time. On ``result_fd`` (moved
+to fd 3) it writes ``READY`` when the code starts, then the one result message (JSON): nothing the
+user prints can pass for a result. This file is standalone on purpose (stdlib + pyseccomp): it runs
+before and after the project's files disappear.
+
+Isolation, in order. If any step fails, a ``setup_failed`` message is sent and no user code runs.
+
+1. New mount, network, PID, IPC and UTS namespaces. Started as root (with CAP_SYS_ADMIN), the
+   child creates them itself; otherwise it first enters a new user namespace mapping its uid to 0.
+2. A fork, so the user's code runs as PID 1 of the new PID namespace: it sees no other process
+   and everything it could leave behind dies with it. The first process only waits and turns
+   the way its child ended into an exit status (``EXIT_SIGNAL_BASE`` + signal).
+3. A fresh root on a tmpfs with read-only bind mounts of what the interpreter needs (its prefix,
+   /usr/lib and the /lib links), /dev/{null,zero,random,urandom} and a small writable /tmp; then
+   ``pivot_root`` into it and detach the old root, so the project, /etc, /proc and /root are gone.
+4. Privileges dropped: started as root, the code runs as a random uid that owns nothing, with no
+   groups; in a user namespace every capability is dropped. No new privileges, not dumpable.
+5. (after the request arrives) rlimits: CPU, address space, file size, threads, open files, no
+   core files; and a seccomp filter failing with EPERM the
+   system calls such code has no business making (sockets, fork/exec, namespaces, mounts,
+   tracing, keyrings, io_uring…). Foreign-architecture system calls kill the process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import resource
+import sys
+from typing import Any, NoReturn
+
+# How the first process reports that the sandboxed one was killed (it has no result pipe to use).
+EXIT_SIGNAL_BASE = 128  # 128 + signal number, like a shell
+# Statuses of the result message.
+STATUS_OK = "ok"
+STATUS_ERROR = "error"
+STATUS_SETUP_FAILED = "setup_failed"
+# Sent on the result pipe, before the result message, when the code is about to run.
+READY = b"R"
+# Where the result pipe is moved (the server's number for it depends on how busy the server is).
+RESULT_FD = 3
+# The file name user code is compiled under: traceback frames with this name are the user's.
+USER_FILENAME = "<code>"
+
+# Linux constants (a stable ABI, not exposed by Python 3.11's stdlib).
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_THREAD = 0x00010000
+_NAMESPACE_FLAGS = (CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP)
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+MS_RELATIME = 1 << 21
+MNT_DETACH = 2
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+SIGKILL = 9
+EPERM = 1
+ENOSYS = 38
+# statvfs flag -> mount flag: a read-only remount must keep these, or a user namespace refuses it.
+_KEPT_MOUNT_FLAGS = {
+    os.ST_NOSUID: MS_NOSUID,
+    os.ST_NODEV: MS_NODEV,
+    os.ST_NOEXEC: MS_NOEXEC,
+    os.ST_NOATIME: MS_NOATIME,
+    os.ST_NODIRATIME: MS_NODIRATIME,
+    os.ST_RELATIME: MS_RELATIME,
+}
+# Host paths the interpreter's shared libraries live under (its own prefix is added to them).
+_LIBRARY_PATHS = ("/usr/lib", "/usr/lib64", "/usr/lib32", "/lib", "/lib64", "/lib32")
+_DEVICES = ("null", "zero", "random", "urandom")
+# Library sonames for pyseccomp (see _import_pyseccomp).
+_SONAMES = {"c": "libc.so.6", "seccomp": "libseccomp.so.2"}
+# Failed with EPERM. Names unknown on this architecture (or to this libseccomp) are skipped.
+_DENIED_SYSCALLS = (
+    # network (the namespace has nothing but a loopback that is down: belt and braces)
+    "socket", "socketpair", "connect", "bind", "listen", "accept", "accept4",
+    # new processes and programs (threads stay possible: see the clone rule)
+    "fork", "vfork", "execve", "execveat",
+    # leaving the sandbox, or the process group the parent kills
+    "unshare", "setns", "chroot", "pivot_root", "mount", "umount2", "mount_setattr", "move_mount",
+    "open_tree", "fsopen", "fsconfig", "fsmount", "fspick", "setsid", "setpgid",
+    # other processes and the kernel
+    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_open", "pidfd_getfd",
+    "pidfd_send_signal", "bpf", "perf_event_open", "userfaultfd", "keyctl", "add_key", "request_key",
+    "io_uring_setup", "io_uring_enter", "io_uring_register", "name_to_handle_at", "open_by_handle_at",
+    "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load", "reboot",
+    "swapon", "swapoff", "syslog", "acct", "quotactl", "settimeofday", "clock_settime", "adjtimex",
+    "clock_adjtime", "sethostname", "setdomainname", "iopl", "ioperm", "vhangup", "uselib",
+    "personality", "lookup_dcookie", "fanotify_init", "nfsservctl",
+)  # fmt: skip
+
+
+class SetupError(Exception):
+    """An isolation step failed: the user's code must not run."""
+
+
+# --- libc ----------------------------------------------------------------------------------------
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        raise SetupError(f"{what}: {os.strerror(ctypes.get_errno())}")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    args = [None if value is None else value.encode() for value in (source, target, fstype, data)]
+    _check(_libc.mount(args[0], args[1], args[2], ctypes.c_ulong(flags), args[3]), f"mount {target}")
+
+
+def _prctl(option: int, arg: int) -> int:
+    return int(_libc.prctl(option, ctypes.c_ulong(arg), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)))
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+# --- set-up (before the request) ---------------------------------------------------------------
+
+
+def _import_pyseccomp(directory: str) -> Any:
+    """Import pyseccomp from the parent's environment without its ~15 ms library search.
+
+    pyseccomp finds libc and libseccomp with ``ctypes.util.find_library``, which imports
+    subprocess and friends and runs ``ldconfig`` twice on every start. Their sonames are stable,
+    so a stand-in answers instead; the real search is the fallback.
+    """
+    sys.path.append(directory)
+    stand_in = type(sys)("ctypes.util")
+    stand_in.find_library = _SONAMES.get  # type: ignore[attr-defined]
+    sys.modules["ctypes.util"], ctypes.util = stand_in, stand_in  # type: ignore[attr-defined]
+    try:
+        import pyseccomp  # type: ignore[import-untyped]
+    except OSError:
+        sys.modules.pop("pyseccomp", None)
+        del sys.modules["ctypes.util"], ctypes.util  # type: ignore[attr-defined]
+        import pyseccomp
+    finally:
+        sys.modules.pop("ctypes.util", None)
+        if getattr(ctypes, "util", None) is stand_in:
+            del ctypes.util  # type: ignore[attr-defined]
+        sys.path.remove(directory)
+    return pyseccomp
+
+
+def enter_namespaces(user_namespace: bool) -> bool:
+    """Step 1: private mounts, no network, own PIDs/IPC/hostname; True if in a new user namespace.
+
+    Without the privilege to create them directly (not root, or a root without CAP_SYS_ADMIN, as
+    in many containers), a user namespace provides it.
+    """
+    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+    if not user_namespace and _libc.unshare(flags) == 0:
+        return False
+    uid, gid = os.geteuid(), os.getegid()
+    _check(_libc.unshare(flags | CLONE_NEWUSER), "unshare with a user namespace")
+    for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as handle:
+            handle.write(text)
+    return True
+
+
+def supervise(child_pid: int) -> NoReturn:
+    """Step 2, in the first process: wait for the sandboxed one and exit saying how it ended."""
+    os.closerange(0, 1024)
+    _, status = os.waitpid(child_pid, 0)
+    if os.WIFEXITED(status):
+        os._exit(os.WEXITSTATUS(status))
+    os._exit(EXIT_SIGNAL_BASE + os.WTERMSIG(status))
+
+
+def _read_only_paths(paths: list[str]) -> list[str]:
+    """Existing paths to show read-only, parents first, without ones a parent already covers."""
+    chosen: list[str] = []
+    for path in sorted({os.path.normpath(path) for path in paths}, key=len):
+        if os.path.lexists(path) and not any(path.startswith(done.rstrip("/") + "/") for done in chosen):
+            chosen.append(path)
+    return chosen
+
+
+def _bind_read_only(source: str, target: str) -> None:
+    _mount(source, target, None, MS_BIND)
+    host_flags = os.statvfs(source).f_flag
+    kept = sum(mount_flag for stat_flag, mount_flag in _KEPT_MOUNT_FLAGS.items() if host_flags & stat_flag)
+    _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | kept)
+
+
+def build_root(root: str, interpreter_paths: list[str], tmp_size_mb: int, pivot_root_number: int) -> None:
+    """Step 3: a minimal read-only root holding the interpreter, then ``pivot_root`` into it."""
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m,nr_inodes=4096")
+    for path in _read_only_paths([*_LIBRARY_PATHS, *interpreter_paths]):
+        target = root + path
+        if os.path.islink(path) and path in _LIBRARY_PATHS:
+            # Merged /usr (/lib -> usr/lib): the same link inside keeps the loader's paths valid.
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.symlink(os.readlink(path), target)
+        else:
+            os.makedirs(target, exist_ok=True)
+            _bind_read_only(os.path.realpath(path), target)
+    os.mkdir(root + "/dev")
+    for device in _DEVICES:
+        os.close(os.open(f"{root}/dev/{device}", os.O_CREAT | os.O_WRONLY, 0o666))
+        _mount(f"/dev/{device}", f"{root}/dev/{device}", None, MS_BIND)
+    os.mkdir(root + "/tmp")
+    tmp_options = f"mode=1777,size={tmp_size_mb}m,nr_inodes=4096"
+    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmp_options)
+    os.chdir(root)
+    _check(_libc.syscall(pivot_root_number, b".", b"."), "pivot_root")
+    _check(_libc.umount2(b".", MNT_DETACH), "detaching the old root")
+    os.chdir("/")
+    _mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    os.chdir("/tmp")
+
+
+def drop_privileges(run_as_uid: int | None) -> None:
+    """Step 4: no capabilities (started as root: an unprivileged uid too), no new privileges."""
+    for capability in range(64):
+        if _prctl(PR_CAPBSET_DROP, capability) != 0:
+            break  # EINVAL: past the last capability this kernel knows
+    _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)  # fails harmlessly on kernels without ambient caps
+    if run_as_uid is not None:
+        os.setgroups([])
+        os.setresgid(run_as_uid, run_as_uid, run_as_uid)
+        os.setresuid(run_as_uid, run_as_uid, run_as_uid)
+    header, data = _CapHeader(LINUX_CAPABILITY_VERSION_3, 0), (_CapData * 2)()
+    _check(_libc.capset(ctypes.byref(header), data), "dropping capabilities")
+    _check(_prctl(PR_SET_NO_NEW_PRIVS, 1), "no_new_privs")
+    _check(_prctl(PR_SET_DUMPABLE, 0), "not dumpable")
+    # Set after the uid change, which clears it: die with the supervising process.
+    _check(_prctl(PR_SET_PDEATHSIG, SIGKILL), "parent death signal")
+
+
+def build_seccomp_filter(pyseccomp: Any) -> Any:
+    denied = pyseccomp.ERRNO(EPERM)
+    syscall_filter = pyseccomp.SyscallFilter(pyseccomp.ALLOW)
+    for name in _DENIED_SYSCALLS:
+        _add_rule(syscall_filter, denied, name)
+    # clone() starts threads (CLONE_THREAD set) and processes (not set): only the latter is denied,
+    # and so is a thread in new namespaces (no capability allows it anyway: belt and braces).
+    _add_rule(syscall_filter, denied, "clone", pyseccomp.Arg(0, pyseccomp.MASKED_EQ, CLONE_THREAD, 0))
+    for namespace in _NAMESPACE_FLAGS:
+        _add_rule(syscall_filter, denied, "clone", pyseccomp.Arg(0, pyseccomp.MASKED_EQ, namespace, namespace))
+    # clone3 keeps its flags in memory a filter cannot read: ENOSYS makes libc fall back to clone().
+    _add_rule(syscall_filter, pyseccomp.ERRNO(ENOSYS), "clone3")
+    return syscall_filter
+
+
+def _add_rule(syscall_filter: Any, action: int, name: str, *args: Any) -> None:
+    with contextlib.suppress(OSError, RuntimeError, ValueError):  # not a system call on this architecture
+        syscall_filter.add_rule(action, name, *args)
+
+
+def set_up(config: dict[str, Any]) -> Any:
+    """Steps 1-4; returns the seccomp filter to load once the request is in. Only the child returns."""
+    pyseccomp = _import_pyseccomp(config["pyseccomp_dir"])
+    pivot_root_number = int(pyseccomp.resolve_syscall(pyseccomp.system_arch(), "pivot_root"))
+    syscall_filter = build_seccomp_filter(pyseccomp)
+    user_namespace = enter_namespaces(config["mode"] == "user_namespace" or os.geteuid() != 0)
+    child_pid = os.fork()
+    if child_pid:
+        supervise(child_pid)
+    # This interpreter's own prefix: it runs the code, and its stdlib is imported from there.
+    interpreter_paths = [sys.prefix, sys.exec_prefix, os.path.realpath(sys.prefix), os.path.realpath(sys.exec_prefix)]
+    build_root(config["root"], interpreter_paths, int(config["tmp_size_mb"]), pivot_root_number)
+    # Started as root: a uid no file and no other process belongs to (1 in 2**24 to meet another run's).
+    drop_privileges(None if user_namespace else 0x10000000 + int.from_bytes(os.urandom(3), "big"))
+    os.closerange(RESULT_FD + 1, 1 << 16)  # nothing but stdin, stdout/stderr and the result pipe
+    sys.modules.pop("pyseccomp", None)
+    # Needed once the code ran (tracebacks, linecache): imported while a warm sandbox waits.
+    import traceback  # noqa: F401
+
+    return syscall_filter
+
+
+def apply_limits(config: dict[str, Any], cpu_time_s: int) -> None:
+    """Step 5a: rlimits, soft == hard (so RLIMIT_CPU kills: PID 1 of a namespace ignores SIGXCPU)."""
+    mb = 1024 * 1024
+    settings = {
+        resource.RLIMIT_CPU: cpu_time_s,
+        resource.RLIMIT_AS: int(config["memory_mb"]) * mb,
+        resource.RLIMIT_FSIZE: int(config["file_size_mb"]) * mb,
+        resource.RLIMIT_NPROC: int(config["max_threads"]),
+        resource.RLIMIT_NOFILE: int(config["max_open_files"]),
+        resource.RLIMIT_CORE: 0,
+        resource.RLIMIT_MEMLOCK: 0,
+        resource.RLIMIT_MSGQUEUE: 0,
+    }
+    for which, value in settings.items():
+        resource.setrlimit(which, (value, value))
+
+
+# --- running the user's code -------------------------------------------------------------------
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n[… {len(text) - limit} characters cut …]\n{text[-half:]}"
+
+
+def _user_traceback(error: BaseException, max_chars: int) -> str:
+    """The traceback with only the frames of the user's code, their lines included."""
+    import traceback
+
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename == USER_FILENAME]
+    lines = ["Traceback (most recent call last):\n"] if frames else []
+    lines += traceback.StackSummary.from_list(frames).format()
+    lines += traceback.format_exception_only(type(error), error)
+    return _shorten("".join(lines), max_chars)
+
+
+def _error(kind: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"status": STATUS_ERROR, "kind": kind, "message": message, **extra}
+
+
+def run_user_code(code: str, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """Compile, define, call ``main(**inputs)``; the outcome as a result message."""
+    import linecache
+
+    max_chars = int(config["traceback_max_chars"])
+    linecache.cache[USER_FILENAME] = (len(code), None, code.splitlines(True), USER_FILENAME)
+    try:
+        namespace: dict[str, Any] = {"__name__": "__sandbox__", "__builtins__": __builtins__}
+        exec(compile(code, USER_FILENAME, "exec"), namespace)
+        main = namespace.get("main")
+        if not callable(main):
+            return _error("no_main", "The code must define a function main(**inputs) that returns a dict.")
+        result = main(**inputs)
+    except MemoryError:
+        return _error("memory", "The code ran out of memory.")
+    except SystemExit as error:
+        return _error("exception", f"The code called exit({error.code!r}) instead of returning a dict.")
+    except BaseException as error:
+        return _exception(error, max_chars)
+    if not isinstance(result, dict):
+        return _error("bad_result", f"main() must return a dict, not {type(result).__name__}.")
+    try:
+        encoded = json.dumps(result, allow_nan=False, ensure_ascii=False).encode()
+    except MemoryError:
+        return _error("memory", "The code ran out of memory.")
+    except BaseException as error:  # TypeError, ValueError (NaN, cycles), RecursionError, a failing __str__…
+        return _error("bad_result", f"main() returned a value that is not JSON: {_shorten(_text(error), 500)}")
+    if len(encoded) > int(config["result_max_bytes"]):
+        return _error("output_too_large", f"The result is larger than {config['result_max_bytes']} bytes.")
+    return {"status": STATUS_OK, "result": encoded.decode()}
+
+
+def _exception(error: BaseException, max_chars: int) -> dict[str, Any]:
+    try:
+        traceback_text = _user_traceback(error, max_chars)
+    except Exception:  # an exception whose message itself fails to render
+        traceback_text = type(error).__name__
+    return _error("exception", _shorten(_text(error), 500), type=type(error).__name__, traceback=traceback_text)
+
+
+def _text(error: BaseException) -> str:
+    try:
+        return str(error)
+    except Exception:
+        return f"<{type(error).__name__} whose message cannot be shown>"
+
+
+def _report(fd: int, message: dict[str, Any]) -> None:
+    view = memoryview(json.dumps(message).encode())
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _prepare_for_the_code() -> None:
+    """Forget how the code was started; print lines in order (stdout and stderr share one pipe)."""
+    sys.argv = ["main"]
+    os.environ.clear()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+
+
+def main(argv: list[str]) -> NoReturn:
+    """The whole life of a sandbox, at a lower priority than the server from its first line."""
+    inherited_fd, config = int(argv[1]), json.loads(argv[2])
+    if inherited_fd != RESULT_FD:
+        os.dup2(inherited_fd, RESULT_FD)
+        os.close(inherited_fd)
+    result_fd = RESULT_FD
+    os.nice(10)  # set-up and code alike yield the CPU to the server
+    os.umask(0o022)  # the new root's directories must be readable by the unprivileged uid
+    _prctl(PR_SET_PDEATHSIG, SIGKILL)  # die with the server (checked just below, for the race)
+    if os.getppid() != config["parent_pid"]:
+        os._exit(1)
+    try:
+        syscall_filter = set_up(config)
+        raw = sys.stdin.buffer.read()  # a warm sandbox waits here
+        if not raw:
+            os._exit(0)  # the pool was closed before this sandbox was needed
+        request = json.loads(raw)
+        apply_limits(config, int(request["cpu_time_s"]))
+        syscall_filter.load()
+        os.write(result_fd, READY)  # the code's time starts now
+    except BaseException as error:
+        _report(result_fd, {"status": STATUS_SETUP_FAILED, "message": f"{type(error).__name__}: {error}"})
+        os._exit(0)
+    _prepare_for_the_code()
+    message = run_user_code(request["code"], request["inputs"], config)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass  # the code closed or broke its own output
+    _report(result_fd, message)
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,174 @@
+"""Websocket ``ws/conversations/<id>/``: send messages, receive a run's events, cancel, answer, resume.
+
+Transport only: every decision is made by conversations services, which check permissions.
+Client → server: ``{"type": "message.send", "text"}``, ``{"type": "run.cancel", "run_id"}``,
+``{"type": "question.answer", "run_id", "answer"}``, ``{"type": "resume", "run_id", "after_seq"}``.
+Reconnecting: open ``ws/conversations/<id>/?run_id=<run>&after_seq=<last seq seen>``; the missed
+events are replayed before any live one, so the client gets the rest in order, with no gap and no
+duplicate. (The ``resume`` message does the same on an open socket, deduplicated by seq.)
+Server → client: the run events (DESIGN.md §4), ``{"type": "run.queued", "run_id"}``, and
+``{"type": "error", "code", "message", "fields"}`` for a refused request (the socket stays open).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from builder.accounts.models import ApiKey, User
+from builder.accounts.services import api_key_authenticate
+from builder.conversations import selectors, services
+from builder.conversations.dispatch import remember_loop
+from builder.core.exceptions import ApplicationError, NotFound
+from builder.realtime.event_log import live_event_log
+from builder.realtime.groups import conversation_group
+
+_NOT_JSON = object()
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+
+
+def _api_key_from_scope(scope: dict[str, Any]) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization" and value.startswith(b"Bearer "):
+            return value[7:].decode(errors="replace").strip()
+    query = parse_qs(scope.get("query_string", b"").decode(errors="replace"))
+    return (query.get("api_key") or [None])[0]
+
+
+class ConversationConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    actor: User | ApiKey
+    conversation_id: str
+
+    async def connect(self) -> None:
+        remember_loop()
+        self.sent: dict[str, set[int]] = {}
+        self.conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
+        actor = await self._authenticate()
+        await self.accept()
+        if actor is None:
+            await self._refuse(CLOSE_UNAUTHENTICATED, "not_authenticated", "Sign in or send an API key.")
+            return
+        self.actor = actor
+        try:
+            await database_sync_to_async(selectors.conversation_get)(actor=actor, conversation_id=self.conversation_id)
+        except ApplicationError as error:
+            await self._refuse(CLOSE_FORBIDDEN, error.code, str(error.message))
+            return
+        # Join first, replay second: live events queue up behind the replay instead of being lost.
+        await self.channel_layer.group_add(conversation_group(self.conversation_id), self.channel_name)
+        query = parse_qs(self.scope.get("query_string", b"").decode(errors="replace"))
+        if "run_id" in query:
+            try:
+                await self._resume(
+                    {"run_id": query["run_id"][0], "after_seq": int((query.get("after_seq") or ["0"])[0])}
+                )
+            except (ApplicationError, ValueError) as error:
+                await self._error(getattr(error, "code", "invalid"), str(getattr(error, "message", error)), {})
+
+    async def disconnect(self, code: int) -> None:
+        await self.channel_layer.group_discard(conversation_group(self.conversation_id), self.channel_name)
+
+    async def _authenticate(self) -> User | ApiKey | None:
+        raw_key = _api_key_from_scope(self.scope)
+        if raw_key:
+            return await database_sync_to_async(api_key_authenticate)(raw_key=raw_key)
+        user = self.scope.get("user")
+        return user if user is not None and user.is_authenticated else None
+
+    async def _refuse(self, close_code: int, code: str, message: str) -> None:
+        await self.send_json({"type": "error", "code": code, "message": message, "fields": {}})
+        await self.close(code=close_code, reason=message[:120])
+
+    # --- client → server -------------------------------------------------------------------------
+    @classmethod
+    async def decode_json(cls, text_data: str) -> Any:
+        # A frame that is not JSON is answered with an error, not by dropping the socket.
+        try:
+            return json.loads(text_data)
+        except ValueError:
+            return _NOT_JSON
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if content is _NOT_JSON:
+            await self._error("invalid_json", "Send JSON text frames.", {})
+            return
+        kind = content.get("type") if isinstance(content, dict) else None
+        handler = {
+            "message.send": self._send_message,
+            "run.cancel": self._cancel,
+            "question.answer": self._answer,
+            "resume": self._resume,
+        }.get(kind or "")
+        if handler is None:
+            await self._error("invalid", "Unknown message type.", {"type": ["Unknown message type."]})
+            return
+        try:
+            await handler(content)
+        except ApplicationError as error:
+            await self._error(error.code, str(error.message), error.fields)
+
+    async def _send_message(self, content: dict[str, Any]) -> None:
+        run = await database_sync_to_async(self._message_send)(content.get("text"))
+        await self.send_json({"type": "run.queued", "run_id": str(run.pk)})
+
+    def _message_send(self, text: Any) -> Any:
+        conversation = selectors.conversation_get(actor=self.actor, conversation_id=self.conversation_id)
+        return services.message_send(
+            actor=self.actor, conversation=conversation, text=text if isinstance(text, str) else ""
+        )
+
+    async def _cancel(self, content: dict[str, Any]) -> None:
+        await database_sync_to_async(self._with_run)(content, services.run_cancel)
+
+    async def _answer(self, content: dict[str, Any]) -> None:
+        await database_sync_to_async(self._with_run)(content, services.question_answer, answer=content.get("answer"))
+
+    def _with_run(self, content: dict[str, Any], service: Any, **kwargs: Any) -> Any:
+        conversation = selectors.conversation_get(actor=self.actor, conversation_id=self.conversation_id)
+        run = self._run(conversation, content)
+        return service(actor=self.actor, run=run, **kwargs)
+
+    def _run(self, conversation: Any, content: dict[str, Any]) -> Any:
+        try:
+            return selectors.run_get(actor=self.actor, run_id=str(content.get("run_id")), conversation=conversation)
+        except Exception as error:  # a malformed id is just "not found"
+            if isinstance(error, ApplicationError):
+                raise
+            raise NotFound() from error
+
+    async def _resume(self, content: dict[str, Any]) -> None:
+        after = content.get("after_seq", 0)
+        if not isinstance(after, int) or after < 0:
+            await self._error("invalid", "after_seq must be a non-negative integer.", {"after_seq": ["Invalid."]})
+            return
+        run = await database_sync_to_async(self._resume_run)(content)
+        run_id = str(run.pk)
+        events = await live_event_log().since(run_id, after)
+        if events is None:
+            events = await database_sync_to_async(selectors.run_events_since)(run=run, seq=after)
+        for event in events:
+            await self._forward(event)
+
+    def _resume_run(self, content: dict[str, Any]) -> Any:
+        conversation = selectors.conversation_get(actor=self.actor, conversation_id=self.conversation_id)
+        return self._run(conversation, content)
+
+    async def _error(self, code: str, message: str, fields: dict[str, Any]) -> None:
+        await self.send_json({"type": "error", "code": code, "message": message, "fields": fields})
+
+    # --- server → client -------------------------------------------------------------------------
+    async def run_event(self, message: dict[str, Any]) -> None:
+        await self._forward(message["event"])
+
+    async def _forward(self, event: dict[str, Any]) -> None:
+        """Each event reaches the client once, whether it arrives live, replayed, or both."""
+        sent = self.sent.setdefault(event["run_id"], set())
+        if event["seq"] in sent:
+            return
+        sent.add(event["seq"])
+        await self.send_json(event)

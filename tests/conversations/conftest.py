@@ -1,0 +1,86 @@
+"""A real ASGI server (uvicorn in a thread of the test process) and helpers for chat tests.
+
+In-process on purpose: it shares the test database (pytest-django's shared in-memory SQLite, or the
+PostgreSQL test database) and, on the embedded default, runs bots inline on its own event loop,
+exactly as ``make run`` does. In production mode runs go to the real Celery worker fixture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import uvicorn
+
+from builder.engine.runtime.events import parse_event
+
+
+class ThreadedServer:
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        from builder.config.asgi import application
+
+        config = uvicorn.Config(application, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> ThreadedServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from builder.conversations import dispatch
+        from builder.conversations.checkpoints import close_durable_checkpointer
+
+        loop = dispatch._server_loop
+        if loop is not None and loop.is_running():
+            asyncio.run_coroutine_threadsafe(close_durable_checkpointer(), loop).result(timeout=10)
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def asgi_live_server(request: pytest.FixtureRequest) -> Iterator[ThreadedServer]:
+    from django.conf import settings
+
+    if not settings.EMBEDDED:
+        request.getfixturevalue("celery_worker")
+    with ThreadedServer() as server:
+        yield server
+
+
+async def receive_until(socket_: Any, types: set[str], timeout: float = 20.0) -> list[dict[str, Any]]:
+    """Collect messages until one whose type is in ``types`` (inclusive); validate run events."""
+    received: list[dict[str, Any]] = []
+    async with asyncio.timeout(timeout):
+        while True:
+            message = json.loads(await socket_.recv())
+            if "seq" in message:
+                parse_event(message)
+            received.append(message)
+            if message.get("type") in types:
+                return received
+
+
+TERMINAL = {"run.finished", "run.failed", "run.paused"}
