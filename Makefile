@@ -39,7 +39,7 @@ frontend:
 # Refresh the English/简体中文 catalogue after changing user-facing strings, then translate
 # the new entries in builder/locale/zh_Hans/LC_MESSAGES/django.po and compile.
 messages: venv
-	$(BIN)/python manage.py makemessages -l zh_Hans --no-location --ignore ".venv/*" --ignore "tests/*" --ignore "var/*"
+	$(BIN)/python manage.py makemessages -l zh_Hans --no-location --ignore ".venv/*" --ignore "tests/*" --ignore "var/*" --ignore "benchmarks/*"
 	$(BIN)/python manage.py compilemessages -l zh_Hans --ignore=".venv/*"
 
 # ruff, mypy, import-linter, then pytest on the embedded default and in production mode.

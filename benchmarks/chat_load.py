@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import itertools
 import json
 import os
 import signal
@@ -52,7 +54,7 @@ def wait_port(port: int, timeout: float = 30.0) -> None:
 
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 FAKE_SERVER = """
@@ -79,7 +81,9 @@ class Stack:
     def __init__(self, mode: str, *, tokens: int, tokens_per_second: float) -> None:
         self.mode = mode
         self.var_dir = tempfile.mkdtemp(prefix="agentloom-bench-")
-        self.env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
+        self.env = {
+            k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
+        }
         self.env.update({"AGENTLOOM_VAR_DIR": self.var_dir, "PYTHONPATH": str(ROOT), "AGENTLOOM_LOG_LEVEL": "WARNING"})
         if mode == "celery":
             subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", BENCH_DATABASE], check=True)
@@ -138,23 +142,46 @@ print(json.dumps({{"bot": str(bot.pk), "key": raw}}))
         profile = os.environ.get("AGENTLOOM_BENCH_PROFILE")
         profiler = ["-m", "cProfile", "-o", profile] if profile else []
         self._spawn(
-            [PYTHON, *profiler, "-m", "uvicorn", "builder.config.asgi:application", "--port", str(self.port),
-             "--log-level", "warning", "--lifespan", "off", "--no-access-log"]
+            [
+                PYTHON,
+                *profiler,
+                "-m",
+                "uvicorn",
+                "builder.config.asgi:application",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                "--lifespan",
+                "off",
+                "--no-access-log",
+            ]
         )
         if self.mode == "celery":
             self._spawn(
-                [PYTHON, "-m", "celery", "-A", "builder.config", "worker", "-l", "warning", "--concurrency", "2",
-                 "--without-gossip", "--without-mingle", "--without-heartbeat"]
+                [
+                    PYTHON,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "builder.config",
+                    "worker",
+                    "-l",
+                    "warning",
+                    "--concurrency",
+                    "2",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                ]
             )
             time.sleep(4)
         wait_port(self.port)
 
     def close(self) -> None:
         for process in self.processes:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         for process in self.processes:
             try:
                 process.wait(timeout=10)
@@ -207,8 +234,10 @@ async def latency(port: int, seed: dict[str, str], messages: int) -> None:
         if index >= 5:  # warm-up
             samples.append(first * 1000)
     await socket_.close()
-    print(f"websocket message → first token: p50 {percentile(samples, 50):.1f} ms, "
-          f"p99 {percentile(samples, 99):.1f} ms, mean {statistics.mean(samples):.1f} ms over {len(samples)} messages")
+    print(
+        f"websocket message → first token: p50 {percentile(samples, 50):.1f} ms, "
+        f"p99 {percentile(samples, 99):.1f} ms, mean {statistics.mean(samples):.1f} ms over {len(samples)} messages"
+    )
 
 
 async def throughput(port: int, seed: dict[str, str], clients: int, seconds: float) -> None:
@@ -223,7 +252,8 @@ async def throughput(port: int, seed: dict[str, str], clients: int, seconds: flo
         nonlocal done, failed
         while time.perf_counter() < stop_at:
             response = await client.post(
-                f"/api/v1/bots/{seed['bot']}/chat", json={"query": "hi", "stream": False},
+                f"/api/v1/bots/{seed['bot']}/chat",
+                json={"query": "hi", "stream": False},
                 headers={"Authorization": f"Bearer {seed['key']}"},
             )
             if response.status_code == 200 and response.json().get("status") == "finished":
@@ -233,13 +263,18 @@ async def throughput(port: int, seed: dict[str, str], clients: int, seconds: flo
 
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120, limits=limits) as client:
         for _ in range(3):  # warm-up
-            await client.post(f"/api/v1/bots/{seed['bot']}/chat", json={"query": "hi", "stream": False},
-                              headers={"Authorization": f"Bearer {seed['key']}"})
+            await client.post(
+                f"/api/v1/bots/{seed['bot']}/chat",
+                json={"query": "hi", "stream": False},
+                headers={"Authorization": f"Bearer {seed['key']}"},
+            )
         started = time.perf_counter()
         await asyncio.gather(*(client_loop(client) for _ in range(clients)))
         elapsed = time.perf_counter() - started
-    print(f"throughput: {done / elapsed:.1f} runs/s at {clients} concurrent clients "
-          f"({done} runs in {elapsed:.1f} s, {failed} failed)")
+    print(
+        f"throughput: {done / elapsed:.1f} runs/s at {clients} concurrent clients "
+        f"({done} runs in {elapsed:.1f} s, {failed} failed)"
+    )
 
 
 async def concurrency(port: int, seed: dict[str, str], chats: int, tokens: int) -> tuple[int, int, float]:
@@ -257,10 +292,12 @@ async def concurrency(port: int, seed: dict[str, str], chats: int, tokens: int) 
         words = "".join(text for _at, text in received).split()
         lost += max(0, len(expected) - len(set(words) & set(expected)))
         duplicated += len(words) - len(set(words))
-        gaps += [(later - earlier) * 1000 for (earlier, _), (later, _) in zip(received, received[1:], strict=False)]
+        gaps += [(later - earlier) * 1000 for (earlier, _), (later, _) in itertools.pairwise(received)]
     p99 = percentile(gaps, 99) if gaps else float("nan")
-    print(f"{chats:4d} chats × {tokens} tokens: lost {lost}, duplicated {duplicated}, "
-          f"inter-token gap p50 {percentile(gaps, 50) if gaps else float('nan'):.1f} ms, p99 {p99:.1f} ms")
+    print(
+        f"{chats:4d} chats × {tokens} tokens: lost {lost}, duplicated {duplicated}, "
+        f"inter-token gap p50 {percentile(gaps, 50) if gaps else float('nan'):.1f} ms, p99 {p99:.1f} ms"
+    )
     return lost, duplicated, p99
 
 

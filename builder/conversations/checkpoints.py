@@ -20,8 +20,11 @@ _lock: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weak
 def _postgres_conninfo() -> str:
     db = settings.DATABASES["default"]
     parts = {
-        "host": db.get("HOST") or "", "port": str(db.get("PORT") or ""), "dbname": db["NAME"],
-        "user": db.get("USER") or "", "password": db.get("PASSWORD") or "",
+        "host": db.get("HOST") or "",
+        "port": str(db.get("PORT") or ""),
+        "dbname": db["NAME"],
+        "user": db.get("USER") or "",
+        "password": db.get("PASSWORD") or "",
     }
     return " ".join(f"{key}={value}" for key, value in parts.items() if value)
 
@@ -41,7 +44,10 @@ async def _open_saver() -> Any:
     from psycopg_pool import AsyncConnectionPool
 
     pool = AsyncConnectionPool(
-        _postgres_conninfo(), min_size=1, max_size=10, open=False,
+        _postgres_conninfo(),
+        min_size=1,
+        max_size=10,
+        open=False,
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
     )
     await pool.open()

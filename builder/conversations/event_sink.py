@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.db import transaction
+from django.utils import timezone
 
 from builder.conversations.models import Message, Run, RunEvent, RunStep
 from builder.engine.runtime.events import (
@@ -88,28 +91,33 @@ class RunEventSink:
 
     async def _persist(self, event: EngineEvent) -> None:
         """Write the outcome before the client hears of it."""
-        from django.utils import timezone
+        await sync_to_async(self._write_outcome)(event)
+        self.persisted = []
 
+    @transaction.atomic
+    def _write_outcome(self, event: EngineEvent) -> None:
+        """One transaction (and one trip to the database thread) for the whole outcome."""
         run = self.run
+        now = timezone.now()
         run.last_seq = event.seq
-        run.heartbeat_at = timezone.now()
+        run.heartbeat_at = now
         if isinstance(event, RunFinished):
             run.status = Run.Status.FINISHED
             run.answer, run.outputs = event.answer, event.outputs
             run.usage = event.usage.model_dump()
-            run.finished_at = timezone.now()
-            await Message.objects.acreate(
+            run.finished_at = now
+            Message.objects.create(
                 conversation_id=run.conversation_id, role=Message.Role.ASSISTANT, content=event.answer, run=run
             )
         elif isinstance(event, RunFailed):
             run.status = Run.Status.CANCELLED if event.error.code == "cancelled" else Run.Status.FAILED
             run.error = event.error.model_dump()
-            run.finished_at = timezone.now()
+            run.finished_at = now
         elif isinstance(event, RunPaused):
             run.status = Run.Status.PAUSED
             run.paused_node_id = event.node_id
-        await run.asave()
-        await RunStep.objects.filter(run=run, node_id__in=list(self.steps)).adelete()
-        await RunStep.objects.abulk_create(list(self.steps.values()))
-        await RunEvent.objects.abulk_create(self.persisted, ignore_conflicts=True)
-        self.persisted = []
+        run.save()
+        if self.steps:
+            RunStep.objects.filter(run=run, node_id__in=list(self.steps)).delete()
+            RunStep.objects.bulk_create(list(self.steps.values()))
+        RunEvent.objects.bulk_create(self.persisted, ignore_conflicts=True)

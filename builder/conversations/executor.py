@@ -12,6 +12,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
@@ -21,20 +22,24 @@ from builder.conversations.models import Run
 from builder.conversations.wiring import graph_runner, runtime_services
 from builder.engine.runtime.events import ErrorInfo, RunFailed
 from builder.engine.runtime.runner import RunRequest
+from builder.llm.models import ModelProvider
 
 logger = logging.getLogger(__name__)
 HEARTBEAT_INTERVAL_S = 2.0
 
 
-async def _claim(run_id: str, *, resume: bool) -> Run | None:
-    """Move the run to running; None when another executor already has it (or it is over)."""
-    expected = Run.Status.QUEUED
-    claimed = await Run.objects.filter(pk=run_id, status=expected).aupdate(
-        status=Run.Status.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
-    )
-    if not claimed:
+def _claim(run_id: str) -> tuple[Run, list[ModelProvider]] | None:
+    """Move the run to running and load what it needs in one go (one trip to the database thread).
+
+    None when another executor already has it, or it is over: executing twice is harmless.
+    """
+    now = timezone.now()
+    if not Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
+        status=Run.Status.RUNNING, started_at=now, heartbeat_at=now
+    ):
         return None
-    return await Run.objects.select_related("conversation", "bot", "bot__workspace").aget(pk=run_id)
+    run = Run.objects.select_related("conversation", "bot", "bot__workspace").get(pk=run_id)
+    return run, list(ModelProvider.objects.filter(workspace_id=run.bot.workspace_id))
 
 
 async def _heartbeat(run: Run, sink: RunEventSink, cancel: asyncio.Event) -> None:
@@ -50,9 +55,10 @@ async def _heartbeat(run: Run, sink: RunEventSink, cancel: asyncio.Event) -> Non
 
 
 async def execute_run(run_id: str, *, resume: Any = None) -> None:
-    run = await _claim(run_id, resume=resume is not None)
-    if run is None:
+    claimed = await sync_to_async(_claim)(run_id)
+    if claimed is None:
         return
+    run, providers = claimed
     sink = RunEventSink(run)
     cancel = local_cancel_event(run_id)
     heartbeat = asyncio.create_task(_heartbeat(run, sink, cancel))
@@ -73,7 +79,7 @@ async def execute_run(run_id: str, *, resume: Any = None) -> None:
             conv=dict(run.conversation.variables),
             first_seq=run.last_seq + 1,
         )
-        services = await runtime_services(run, runner)
+        services = runtime_services(run, runner, providers)
         outcome = await runner.run(request, sink.emit, resume=resume, cancel=cancel, services=services)
         if outcome.conv != run.conversation.variables:
             run.conversation.variables = outcome.conv

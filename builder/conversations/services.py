@@ -20,13 +20,21 @@ MAX_MESSAGE_CHARS = 32_000
 
 
 def conversation_create(
-    *, actor: Actor, bot: Bot, source: str = Source.DEBUG, use_draft: bool = False, end_user_id: str = ""
+    *,
+    actor: Actor,
+    bot: Bot,
+    source: str = Source.DEBUG,
+    use_draft: bool = False,
+    end_user_id: str = "",
+    conversation_id: str | None = None,
 ) -> Conversation:
     """A new chat. Chatting with the draft (the builder's debug panel) needs edit rights."""
     check_bot_permission(actor=actor, bot=bot, action=Action.BOT_EDIT if use_draft else Action.BOT_CHAT)
     if not use_draft and bot.live_version_id is None:
         raise Conflict(_("This bot has not been published yet."), code="not_published")
+    extra = {"id": conversation_id} if conversation_id else {}
     return Conversation.objects.create(
+        **extra,
         bot=bot,
         use_draft=use_draft,
         source=source,

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -28,7 +29,7 @@ from builder.conversations import selectors, services
 from builder.conversations.dispatch import remember_loop
 from builder.conversations.models import Source
 from builder.core.exception_handler import error_body
-from builder.core.exceptions import ApplicationError, NotAuthenticated, NotFound, ValidationFailed
+from builder.core.exceptions import ApplicationError, NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
 from builder.realtime.groups import conversation_group
 
 TERMINAL_TYPES = {"run.finished", "run.failed", "run.paused"}
@@ -38,18 +39,23 @@ KEEPALIVE_S = 15.0
 async def _actor(request: HttpRequest) -> User | ApiKey:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        key = await database_sync_to_async(api_key_authenticate)(raw_key=header[7:].strip())
+        key: ApiKey | None = await database_sync_to_async(api_key_authenticate)(raw_key=header[7:].strip())
         if key is None:
             raise NotAuthenticated(_("Invalid, expired or revoked API key."), code="authentication_failed")
         return key
     user = await request.auser()
-    if not user.is_authenticated:
+    if not isinstance(user, User) or not user.is_authenticated:
         raise NotAuthenticated()
     # Session clients are browsers: hold them to the CSRF check DRF would apply.
-    reason = CsrfViewMiddleware(lambda r: HttpResponse()).process_view(request, None, (), {})
+    reason = CsrfViewMiddleware(lambda r: HttpResponse()).process_view(request, _csrf_checked_view, (), {})
     if reason is not None:
-        raise ApplicationError(_("CSRF check failed."), code="permission_denied")
-    return user  # type: ignore[return-value]
+        raise PermissionDenied(_("CSRF check failed."))
+    return user
+
+
+def _csrf_checked_view(request: HttpRequest) -> HttpResponse:
+    """Stands for the chat view in the CSRF check (which only reads a view's csrf_exempt mark)."""
+    return HttpResponse()
 
 
 def _parse_body(request: HttpRequest) -> dict[str, Any]:
@@ -66,28 +72,36 @@ def _parse_body(request: HttpRequest) -> dict[str, Any]:
     return body
 
 
-def _conversation_for(actor: User | ApiKey, bot_id: str, body: dict[str, Any]) -> str:
-    """The conversation to continue (``conversation_id``) or a new API conversation."""
-    if body.get("conversation_id"):
-        try:
-            conversation = selectors.conversation_get(actor=actor, conversation_id=str(body["conversation_id"]))
-        except (ValueError, TypeError, DjangoValidationError):
-            raise NotFound(_("Conversation not found.")) from None
+def _start(actor: User | ApiKey, bot_id: str, body: dict[str, Any], conversation_id: str, *, new: bool) -> str:
+    """Open the conversation (or check the given one) and send the message: one database trip."""
+    if new:
+        bot = Bot.objects.select_related("workspace").filter(pk=bot_id).first()
+        if bot is None:
+            raise NotFound(_("Bot not found."))
+        conversation = services.conversation_create(
+            actor=actor,
+            bot=bot,
+            source=Source.API,
+            end_user_id=str(body.get("user") or ""),
+            conversation_id=conversation_id,
+        )
+    else:
+        conversation = selectors.conversation_get(actor=actor, conversation_id=conversation_id)
         if str(conversation.bot_id) != bot_id:
             raise NotFound(_("Conversation not found."))
-        return str(conversation.pk)
-    bot = Bot.objects.select_related("workspace").filter(pk=bot_id).first()
-    if bot is None:
-        raise NotFound(_("Bot not found."))
-    conversation = services.conversation_create(
-        actor=actor, bot=bot, source=Source.API, end_user_id=str(body.get("user") or "")
-    )
-    return str(conversation.pk)
+    return str(services.message_send(actor=actor, conversation=conversation, text=body["query"]).pk)
 
 
-def _send(actor: User | ApiKey, conversation_id: str, text: str) -> str:
-    conversation = selectors.conversation_get(actor=actor, conversation_id=conversation_id)
-    return str(services.message_send(actor=actor, conversation=conversation, text=text).pk)
+def _conversation_id(body: dict[str, Any]) -> tuple[str, bool]:
+    """The conversation to continue, or a fresh id for a new one (known before it exists, so the
+    request can listen to it before the run starts)."""
+    given = body.get("conversation_id")
+    if not given:
+        return str(uuid.uuid4()), True
+    try:
+        return str(uuid.UUID(str(given))), False
+    except ValueError:
+        raise NotFound(_("Conversation not found.")) from None
 
 
 def _sse(event: dict[str, Any]) -> bytes:
@@ -115,21 +129,21 @@ async def _events(channel: str, group: str, run_id: str) -> AsyncIterator[dict[s
 
 
 @csrf_exempt
-async def chat(request: HttpRequest, bot_id: Any) -> HttpResponse:
+async def chat(request: HttpRequest, bot_id: Any) -> HttpResponseBase:
     if request.method != "POST":
         return JsonResponse(error_body("method_not_allowed", _("Use POST.")), status=405)
     remember_loop()
     try:
         actor = await _actor(request)
         body = _parse_body(request)
-        conversation_id = await database_sync_to_async(_conversation_for)(actor, str(bot_id), body)
+        conversation_id, new = _conversation_id(body)
         # Join before sending: the run may start emitting as soon as the message is committed.
         layer = get_channel_layer()
         channel = await layer.new_channel()
         group = conversation_group(conversation_id)
         await layer.group_add(group, channel)
         try:
-            run_id = await database_sync_to_async(_send)(actor, conversation_id, body["query"])
+            run_id = await database_sync_to_async(_start)(actor, str(bot_id), body, conversation_id, new=new)
         except ApplicationError:
             await layer.group_discard(group, channel)
             raise

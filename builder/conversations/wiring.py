@@ -53,8 +53,9 @@ def _code_runner() -> SandboxCodeRunner:
     return SandboxCodeRunner()
 
 
-async def _workspace_chat_models(workspace_id: Any, bot_model: dict[str, Any] | None) -> WorkspaceChatModels:
-    providers = [provider async for provider in ModelProvider.objects.filter(workspace_id=workspace_id)]
+def _workspace_chat_models(
+    workspace_id: Any, providers: list[ModelProvider], bot_model: dict[str, Any] | None
+) -> WorkspaceChatModels:
     key = (workspace_id, repr(bot_model), tuple(sorted((str(p.pk), p.updated_at.isoformat()) for p in providers)))
     cached = _chat_models.get(key)
     if cached is not None:
@@ -64,11 +65,12 @@ async def _workspace_chat_models(workspace_id: Any, bot_model: dict[str, Any] | 
     return _remember(_chat_models, key, WorkspaceChatModels(providers, bot_model=choice))  # type: ignore[no-any-return]
 
 
-async def runtime_services(run: Run, runner: GraphRunner) -> RuntimeServices:
+def runtime_services(run: Run, runner: GraphRunner, providers: list[ModelProvider]) -> RuntimeServices:
+    """The services of one run; ``providers`` are the workspace's model providers, loaded with the run."""
     bot_model = runner.graph.settings.model
     return RuntimeServices(
-        chat_models=await _workspace_chat_models(
-            run.bot.workspace_id, bot_model.model_dump(mode="json") if bot_model else None
+        chat_models=_workspace_chat_models(
+            run.bot.workspace_id, providers, bot_model.model_dump(mode="json") if bot_model else None
         ),
         http=_http_client(),
         code=_code_runner(),

@@ -33,14 +33,14 @@ CLOSE_FORBIDDEN = 4403
 
 
 def _api_key_from_scope(scope: dict[str, Any]) -> str | None:
+    """``Authorization: Bearer al_…`` (never a query parameter: URLs end up in logs)."""
     for name, value in scope.get("headers", []):
         if name == b"authorization" and value.startswith(b"Bearer "):
-            return value[7:].decode(errors="replace").strip()
-    query = parse_qs(scope.get("query_string", b"").decode(errors="replace"))
-    return (query.get("api_key") or [None])[0]
+            return str(value[7:].decode(errors="replace").strip())
+    return None
 
 
-class ConversationConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class ConversationConsumer(AsyncJsonWebsocketConsumer):
     actor: User | ApiKey
     conversation_id: str
 
@@ -76,9 +76,10 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def _authenticate(self) -> User | ApiKey | None:
         raw_key = _api_key_from_scope(self.scope)
         if raw_key:
-            return await database_sync_to_async(api_key_authenticate)(raw_key=raw_key)
+            key: ApiKey | None = await database_sync_to_async(api_key_authenticate)(raw_key=raw_key)
+            return key
         user = self.scope.get("user")
-        return user if user is not None and user.is_authenticated else None
+        return user if isinstance(user, User) and user.is_authenticated else None
 
     async def _refuse(self, close_code: int, code: str, message: str) -> None:
         await self.send_json({"type": "error", "code": code, "message": message, "fields": {}})

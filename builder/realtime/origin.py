@@ -21,4 +21,3 @@ class BrowserOriginValidator:
         if scope["type"] == "websocket" and not any(name == b"origin" for name, _value in scope.get("headers", [])):
             return await self.application(scope, receive, send)
         return await self.checked(scope, receive, send)
-
