@@ -126,7 +126,13 @@ def celery_worker(
     celery_app.control.purge()
     command = [sys.executable, "-m", "celery", "-A", "builder.config", "worker", "--pool=solo", "-Q", "celery"]
     command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning", "-n", hostname]
-    env = {**os.environ, "DATABASE_URL": subprocess_database_url, "PYTHONUNBUFFERED": "1"}
+    # The scripted fake APIs the bots call live on 127.0.0.1, which the SSRF guard blocks by default.
+    env = {
+        **os.environ,
+        "DATABASE_URL": subprocess_database_url,
+        "PYTHONUNBUFFERED": "1",
+        "AGENTLOOM_HTTP_ALLOWLIST": "127.0.0.1",
+    }
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:

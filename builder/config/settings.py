@@ -87,10 +87,19 @@ TEMPLATES = [
 # --- database -------------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        options = DATABASES["default"].setdefault("OPTIONS", {})
         # A database that drops packets must fail fast, not hang requests and health checks.
-        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+        options.setdefault("connect_timeout", 3)
+        # ASGI runs sync code in many threads; persistent per-thread connections would exhaust
+        # max_connections under load. A pool per process caps them (Django's native psycopg pool).
+        options["pool"] = {
+            "min_size": 1,
+            "max_size": int(os.environ.get("AGENTLOOM_DB_POOL_SIZE", 10)),
+            # Waiting longer for a connection than a client waits for an answer helps no one.
+            "timeout": int(os.environ.get("AGENTLOOM_DB_POOL_TIMEOUT", 10)),
+        }
 else:
     DATABASES = {
         "default": {
@@ -124,10 +133,22 @@ if not SECRET_KEY:
 # --- realtime and background work -------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                # redis-py's 5 s socket timeout races channels-redis's 5 s blocking pop: give reads room.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                # A chat streams hundreds of token events; a slow client must not lose any
+                # (group_send drops silently past capacity).
+                "capacity": 5000,
+                "expiry": 120,
+            },
+        }
+    }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 5000}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "memory://")

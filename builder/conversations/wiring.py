@@ -12,6 +12,8 @@ passed to each run), chat models by the workspace's provider set and its last ch
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections import OrderedDict
 from functools import lru_cache
 from typing import Any
@@ -32,7 +34,10 @@ from builder.llm.models import ModelProvider
 
 CACHE_SIZE = 256
 _runners: OrderedDict[tuple[str, int], GraphRunner] = OrderedDict()
-_chat_models: OrderedDict[tuple[Any, ...], WorkspaceChatModels] = OrderedDict()
+# Model clients hold connections that belong to one event loop: one cache per loop.
+_chat_models: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, OrderedDict[tuple[Any, ...], WorkspaceChatModels]
+] = weakref.WeakKeyDictionary()
 
 
 def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> Any:
@@ -43,9 +48,9 @@ def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> Any:
     return value
 
 
-@lru_cache(maxsize=1)
-def _http_client() -> SsrfSafeHttpClient:
-    return SsrfSafeHttpClient(allow=settings.AGENTLOOM_HTTP_ALLOWLIST)
+@lru_cache(maxsize=4)
+def _http_client(allow: tuple[str, ...]) -> SsrfSafeHttpClient:
+    return SsrfSafeHttpClient(allow=allow)
 
 
 @lru_cache(maxsize=1)
@@ -56,13 +61,14 @@ def _code_runner() -> SandboxCodeRunner:
 def _workspace_chat_models(
     workspace_id: Any, providers: list[ModelProvider], bot_model: dict[str, Any] | None
 ) -> WorkspaceChatModels:
+    cache = _chat_models.setdefault(asyncio.get_running_loop(), OrderedDict())
     key = (workspace_id, repr(bot_model), tuple(sorted((str(p.pk), p.updated_at.isoformat()) for p in providers)))
-    cached = _chat_models.get(key)
+    cached = cache.get(key)
     if cached is not None:
-        _chat_models.move_to_end(key)
+        cache.move_to_end(key)
         return cached
     choice = ModelChoice.model_validate(bot_model) if bot_model else None
-    return _remember(_chat_models, key, WorkspaceChatModels(providers, bot_model=choice))  # type: ignore[no-any-return]
+    return _remember(cache, key, WorkspaceChatModels(providers, bot_model=choice))  # type: ignore[no-any-return]
 
 
 def runtime_services(run: Run, runner: GraphRunner, providers: list[ModelProvider]) -> RuntimeServices:
@@ -72,7 +78,7 @@ def runtime_services(run: Run, runner: GraphRunner, providers: list[ModelProvide
         chat_models=_workspace_chat_models(
             run.bot.workspace_id, providers, bot_model.model_dump(mode="json") if bot_model else None
         ),
-        http=_http_client(),
+        http=_http_client(tuple(settings.AGENTLOOM_HTTP_ALLOWLIST)),
         code=_code_runner(),
         memory=ConversationWindow(run.conversation_id, run.pk),
     )

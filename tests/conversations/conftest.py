@@ -58,6 +58,11 @@ class ThreadedServer:
             asyncio.run_coroutine_threadsafe(close_durable_checkpointer(), loop).result(timeout=10)
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        # A production process has one loop for its life; each test server has its own. The
+        # channel layer binds its receive loop to the first loop that uses it: start afresh.
+        from channels.layers import channel_layers
+
+        channel_layers.backends.pop("default", None)
 
 
 @pytest.fixture

@@ -1,0 +1,103 @@
+"""The multi-branch example bot (intent → knowledge / code + HTTP / hand-over) over a real websocket.
+
+The model (intent classification) is the scripted OpenAI-compatible server; the order system is a
+local HTTP server reached through the SSRF-safe client (127.0.0.1 allow-listed for this test);
+the order number is extracted by the code node in the sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+from asgiref.sync import sync_to_async
+
+from builder.accounts.roles import Role
+from builder.accounts.services import api_key_create
+from builder.bots.services import bot_publish
+from builder.bots.transfer import bot_import
+from builder.conversations.models import Conversation
+from builder.conversations.services import conversation_create
+from builder.llm.services import model_provider_create
+from tests.conversations.conftest import TERMINAL, ThreadedServer, receive_until
+from tests.factories import make_workspace, owner_of
+from tests.support.fake_openai import FakeOpenAI, Reply
+from tests.support.http_server import LocalHttpServer, serve
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+EXAMPLE = Path(__file__).resolve().parents[2] / "builder" / "bots" / "examples" / "02-support-triage.yaml"
+
+
+def _triage_bot(fake: FakeOpenAI, orders: LocalHttpServer) -> tuple[Conversation, str]:
+    workspace = make_workspace()
+    owner = owner_of(workspace)
+    model_provider_create(
+        actor=owner,
+        workspace=workspace,
+        name="fake",
+        kind="openai_compatible",
+        base_url=fake.base_url,
+        api_key="sk-test",
+        models=[{"name": "gpt-4o-mini"}],
+        default_model="gpt-4o-mini",
+        is_default=True,
+    )
+    raw = EXAMPLE.read_text().replace("https://orders.example.com/api/orders/", orders.url("/echo?order="))
+    bot = bot_import(actor=owner, workspace=workspace, raw=raw.encode()).bot
+    bot_publish(actor=owner, bot=bot)
+    bot.refresh_from_db()
+    _key, key = api_key_create(actor=owner, workspace=workspace, name="ws", role=Role.VIEWER)
+    return conversation_create(actor=owner, bot=bot), key
+
+
+async def _turn(socket_: Any, text: str) -> list[dict[str, Any]]:
+    await socket_.send(json.dumps({"type": "message.send", "text": text}))
+    assert json.loads(await socket_.recv())["type"] == "run.queued"
+    return await receive_until(socket_, TERMINAL)
+
+
+def _ran(events: list[dict[str, Any]]) -> list[str]:
+    return [event["node_id"] for event in events if event["type"] == "node.finished"]
+
+
+async def test_the_support_triage_example_takes_each_branch(
+    asgi_live_server: ThreadedServer, fake_openai: FakeOpenAI, settings: Any
+) -> None:
+    settings.AGENTLOOM_HTTP_ALLOWLIST = ["127.0.0.1"]
+    with serve() as orders:
+        conversation, key = await sync_to_async(_triage_bot)(fake_openai, orders)
+        fake_openai.script(
+            [
+                Reply(json={"intent": "order", "reason": "Asks about an order."}),
+                Reply(json={"intent": "other", "reason": "Wants a person."}),
+                Reply(json={"intent": "question", "reason": "How-to question."}),
+            ]
+        )
+        url = f"{asgi_live_server.ws}/ws/conversations/{conversation.pk}/"
+        async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {key}"}) as socket_:
+            order = await _turn(socket_, "Where is my order 1234567?")
+            handover = await _turn(socket_, "I want to talk to a human")
+            question = await _turn(socket_, "How do I reset my password?")
+
+    # Order branch: intent → code (sandbox) → HTTP (SSRF-safe client) → answer.
+    assert order[-1]["type"] == "run.finished", [e for e in order if e["type"] in {"node.failed", "run.failed"}]
+    assert _ran(order) == ["start", "classify", "order_number", "order_lookup", "answer_order"]
+    code_step = next(e for e in order if e["type"] == "node.finished" and e["node_id"] == "order_number")
+    assert code_step["outputs"] == {"order_id": "1234567"}
+    assert orders.requests[-1].query == {"order": ["1234567"]}
+    assert order[-1]["answer"].startswith("Order 1234567: ")
+    assert next(e for e in order if e["type"] == "node.finished" and e["node_id"] == "classify")["branch"] == "order"
+
+    # "other" branch: straight to the hand-over answer; the untaken branches emit nothing.
+    assert handover[-1]["type"] == "run.finished"
+    assert _ran(handover) == ["start", "classify", "handover"]
+    assert "转接人工客服" in handover[-1]["answer"]
+
+    # Knowledge branch: the retrieval service arrives with the knowledge issue; until then the node
+    # fails with a typed, named error and the run ends cleanly.
+    assert question[-1]["type"] == "run.failed"
+    failed = next(e for e in question if e["type"] == "node.failed")
+    assert failed["node_id"] == "handbook" and failed["error"]["code"] == "not_configured"
