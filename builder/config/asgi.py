@@ -15,9 +15,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "builder.config.settings")
 # or the websocket consumers.
 django_asgi_app = get_asgi_application()
 
+import langchain_openai  # noqa: E402, F401
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+# Import the run machinery now, not inside the first chat: importing langchain_openai takes about
+# a second, and doing it on the event loop would stall every stream open at that moment.
+import builder.conversations.executor  # noqa: E402, F401
 from builder.realtime.origin import BrowserOriginValidator  # noqa: E402
 from builder.realtime.routing import websocket_urlpatterns  # noqa: E402
 
