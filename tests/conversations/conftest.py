@@ -89,3 +89,20 @@ async def receive_until(socket_: Any, types: set[str], timeout: float = 20.0) ->
 
 
 TERMINAL = {"run.finished", "run.failed", "run.paused"}
+
+
+def use_fake_model(workspace: Any, owner: Any, fake: Any) -> None:
+    """Make the scripted OpenAI-compatible server the workspace's default model provider."""
+    from builder.llm.services import model_provider_create
+
+    model_provider_create(
+        actor=owner,
+        workspace=workspace,
+        name="fake",
+        kind="openai_compatible",
+        base_url=fake.base_url,
+        api_key="sk-test",
+        models=[{"name": "gpt-4o-mini"}],
+        default_model="gpt-4o-mini",
+        is_default=True,
+    )

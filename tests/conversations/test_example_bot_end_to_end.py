@@ -21,8 +21,7 @@ from builder.bots.services import bot_publish
 from builder.bots.transfer import bot_import
 from builder.conversations.models import Conversation
 from builder.conversations.services import conversation_create
-from builder.llm.services import model_provider_create
-from tests.conversations.conftest import TERMINAL, ThreadedServer, receive_until
+from tests.conversations.conftest import TERMINAL, ThreadedServer, receive_until, use_fake_model
 from tests.factories import make_workspace, owner_of
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.http_server import LocalHttpServer, serve
@@ -34,17 +33,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "builder" / "bots" / "examples" 
 def _triage_bot(fake: FakeOpenAI, orders: LocalHttpServer) -> tuple[Conversation, str]:
     workspace = make_workspace()
     owner = owner_of(workspace)
-    model_provider_create(
-        actor=owner,
-        workspace=workspace,
-        name="fake",
-        kind="openai_compatible",
-        base_url=fake.base_url,
-        api_key="sk-test",
-        models=[{"name": "gpt-4o-mini"}],
-        default_model="gpt-4o-mini",
-        is_default=True,
-    )
+    use_fake_model(workspace, owner, fake)
     raw = EXAMPLE.read_text().replace("https://orders.example.com/api/orders/", orders.url("/echo?order="))
     bot = bot_import(actor=owner, workspace=workspace, raw=raw.encode()).bot
     bot_publish(actor=owner, bot=bot)

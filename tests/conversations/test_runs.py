@@ -18,8 +18,7 @@ from builder.bots.services import bot_publish
 from builder.conversations.executor import reap_stale_runs
 from builder.conversations.models import Conversation, Run, RunEvent
 from builder.conversations.services import conversation_create, message_send
-from builder.llm.services import model_provider_create
-from tests.conversations.conftest import TERMINAL, ThreadedServer, receive_until
+from tests.conversations.conftest import TERMINAL, ThreadedServer, receive_until, use_fake_model
 from tests.conversations.graphs import echo_bot, llm_bot
 from tests.factories import make_bot, make_workspace, owner_of
 from tests.support.fake_openai import FakeOpenAI, Reply
@@ -30,17 +29,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 def _llm_conversation(fake: FakeOpenAI) -> tuple[Conversation, str]:
     workspace = make_workspace()
     owner = owner_of(workspace)
-    model_provider_create(
-        actor=owner,
-        workspace=workspace,
-        name="fake",
-        kind="openai_compatible",
-        base_url=fake.base_url,
-        api_key="sk-test",
-        models=[{"name": "gpt-4o-mini"}],
-        default_model="gpt-4o-mini",
-        is_default=True,
-    )
+    use_fake_model(workspace, owner, fake)
     bot = make_bot(workspace, draft=llm_bot())
     bot_publish(actor=owner, bot=bot)
     bot.refresh_from_db()
