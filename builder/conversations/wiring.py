@@ -2,8 +2,8 @@
 
 Chat models come from the workspace's model providers; HTTP goes through the SSRF-safe client
 (allow-list from settings); code runs in the sandbox; memory reads this conversation's messages.
-Plugins, knowledge bases and sub-bots arrive with their own issues; until then nodes that need them
-fail with ``not_configured``.
+Sub-bots run in the caller's process (``sub_bots.py``). Plugins and knowledge bases arrive with their
+own issues; until then nodes that need them fail with ``not_configured``.
 
 Compiling a graph and building model clients cost more than a whole instant run, so both are
 cached: runners by graph fingerprint (a runner is safe for concurrent runs; per-run services are
@@ -23,6 +23,7 @@ from django.conf import settings
 from builder.bots.drafts import graph_checksum
 from builder.conversations.memory import ConversationWindow
 from builder.conversations.models import Run
+from builder.conversations.sub_bots import PublishedBotRunner
 from builder.core.ssrf import SsrfSafeHttpClient
 from builder.engine.dsl import parse_graph
 from builder.engine.runtime.contract import RuntimeServices
@@ -81,18 +82,23 @@ def runtime_services(run: Run, runner: GraphRunner, providers: list[ModelProvide
         http=_http_client(tuple(settings.AGENTLOOM_HTTP_ALLOWLIST)),
         code=_code_runner(),
         memory=ConversationWindow(run.conversation_id, run.pk),
+        sub_bots=PublishedBotRunner(run, providers),
     )
 
 
-async def graph_runner(run: Run) -> GraphRunner:
-    checkpointer = await checkpointer_for(run.graph)
-    key = (graph_checksum(run.graph), id(checkpointer))
+def runner_for(document: dict[str, Any], checkpointer: Any = None) -> GraphRunner:
+    """The compiled runner of a graph document, compiled once per fingerprint and checkpointer."""
+    key = (graph_checksum(document), id(checkpointer))
     cached = _runners.get(key)
     if cached is not None and cached.checkpointer is checkpointer:
         _runners.move_to_end(key)
         return cached
-    runner = GraphRunner(parse_graph(run.graph), RuntimeServices(), checkpointer=checkpointer)
+    runner = GraphRunner(parse_graph(document), RuntimeServices(), checkpointer=checkpointer)
     return _remember(_runners, key, runner)  # type: ignore[no-any-return]
+
+
+async def graph_runner(run: Run) -> GraphRunner:
+    return runner_for(run.graph, await checkpointer_for(run.graph))
 
 
 async def checkpointer_for(document: dict[str, Any]) -> Any:

@@ -66,11 +66,16 @@ class ThreadedServer:
 
 
 @pytest.fixture
-def asgi_live_server(request: pytest.FixtureRequest) -> Iterator[ThreadedServer]:
+def run_executor(request: pytest.FixtureRequest) -> None:
+    """Whatever executes runs in this mode: inline (embedded) or the real Celery worker."""
     from django.conf import settings
 
     if not settings.EMBEDDED:
         request.getfixturevalue("celery_worker")
+
+
+@pytest.fixture
+def asgi_live_server(run_executor: None) -> Iterator[ThreadedServer]:
     with ThreadedServer() as server:
         yield server
 

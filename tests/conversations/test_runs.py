@@ -124,6 +124,7 @@ def _send_twice() -> tuple[Run, Any]:
     return first, owner
 
 
+@pytest.mark.usefixtures("run_executor")
 async def test_the_trace_records_every_node() -> None:
     run, _owner = await sync_to_async(_send_twice)()
     for _ in range(100):

@@ -1,0 +1,85 @@
+"""The sub_bot node's host side: run another bot of the workspace, at its live version, inside the
+caller's run. Its answer and end outputs become the node's outputs; its streamed text reaches the
+caller's trace as node deltas. Depth is bounded so bots calling each other cannot recurse forever."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import sync_to_async
+from django.core.exceptions import ValidationError as DjangoValidationError
+
+from builder.accounts.roles import Action
+from builder.bots.models import Bot
+from builder.bots.permissions import check_bot_permission
+from builder.core.exceptions import ApplicationError
+from builder.engine.runtime.contract import NodeContext, NodeError, RuntimeServices
+from builder.engine.runtime.events import MessageDelta, RunEvent
+from builder.engine.runtime.runner import RunRequest
+
+if TYPE_CHECKING:
+    from builder.conversations.models import Run
+    from builder.llm.models import ModelProvider
+
+MAX_DEPTH = 3
+
+
+class PublishedBotRunner:
+    """Implements the engine's ``SubBotRunner`` for one run."""
+
+    def __init__(self, run: Run, providers: list[ModelProvider], *, depth: int = 0) -> None:
+        self.run_ = run
+        self.providers = providers
+        self.depth = depth
+
+    def _load(self, bot_id: str) -> dict[str, Any]:
+        """The callee's live graph, if the caller's user may chat with it (same workspace only)."""
+        try:
+            bot = Bot.objects.select_related("workspace", "live_version").filter(pk=bot_id).first()
+        except (ValueError, DjangoValidationError):
+            bot = None
+        if bot is None or bot.workspace_id != self.run_.bot.workspace_id:
+            raise NodeError("not_found", f"There is no bot {bot_id} in this workspace.")
+        actor = self.run_.created_by
+        if actor is not None:
+            try:
+                check_bot_permission(actor=actor, bot=bot, action=Action.BOT_CHAT)
+            except ApplicationError as error:
+                raise NodeError("permission_denied", f"This bot may not call {bot.name}.") from error
+        if bot.live_version is None:
+            raise NodeError("not_published", f"{bot.name} has not been published yet.")
+        return dict(bot.live_version.graph)
+
+    async def run(self, bot_id: str, inputs: Mapping[str, Any], ctx: NodeContext) -> dict[str, Any]:
+        if self.depth >= MAX_DEPTH:
+            raise NodeError("sub_bot_depth", f"Bots may call each other at most {MAX_DEPTH} levels deep.")
+        from builder.conversations.wiring import runner_for, runtime_services
+
+        runner = runner_for(await sync_to_async(self._load)(bot_id))
+        services: RuntimeServices = runtime_services(self.run_, runner, self.providers)
+        services.memory = None
+        services.sub_bots = PublishedBotRunner(self.run_, self.providers, depth=self.depth + 1)
+        inputs = dict(inputs)
+        query = str(inputs.pop("query", "") or ctx.render("{{ sys.query }}"))
+
+        async def forward(event: RunEvent) -> None:
+            if isinstance(event, MessageDelta):
+                await ctx.emit_node_delta({"text": event.text})
+
+        outcome = await runner.run(
+            RunRequest(
+                run_id=f"{ctx.run_id}/{bot_id}",
+                thread_id=str(uuid.uuid4()),
+                query=query,
+                inputs=inputs,
+                sys={"user_id": ctx.render("{{ sys.user_id }}"), "conversation_id": "", "files": []},
+            ),
+            forward,
+            services=services,
+        )
+        if outcome.status != "finished":
+            detail = outcome.error.message if outcome.error else outcome.status
+            raise NodeError("sub_bot_failed", f"The called bot did not finish: {detail}")
+        return {"answer": outcome.answer, "outputs": outcome.outputs}
