@@ -52,10 +52,17 @@ class WorkerCheckOut(serializers.Serializer[object]):
     error = serializers.CharField(allow_null=True)
 
 
+class SandboxCheckOut(serializers.Serializer[object]):
+    status = serializers.ChoiceField(choices=CHECK_STATUSES)
+    isolation = serializers.CharField(help_text="How code nodes are isolated here, e.g. mount+network+pid.")
+    error = serializers.CharField(allow_null=True)
+
+
 class HealthChecksOut(serializers.Serializer[HealthReport]):
     database = DatabaseCheckOut()
     channel_layer = ChannelLayerCheckOut()
     worker = WorkerCheckOut()
+    sandbox = SandboxCheckOut()
 
 
 class HealthOut(serializers.Serializer[HealthReport]):

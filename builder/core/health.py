@@ -73,12 +73,21 @@ class WorkerCheck:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SandboxCheck:
+    status: CheckStatus
+    # How the code node isolates user code here (namespaces…); empty when it cannot.
+    isolation: str
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class HealthReport:
     status: OverallStatus
     mode: RunMode
     database: DatabaseCheck
     channel_layer: ChannelLayerCheck
     worker: WorkerCheck
+    sandbox: SandboxCheck
 
 
 def _elapsed_ms(started: float) -> float:
@@ -184,16 +193,29 @@ def check_worker(
     )
 
 
+def check_sandbox() -> SandboxCheck:
+    """Whether code nodes can run isolated here (probed once per process; the runner refuses otherwise)."""
+    from builder.engine.sandbox.probe import isolation_report
+
+    report = isolation_report()
+    if not report.get("available"):
+        return SandboxCheck(status="error", isolation="", error=str(report.get("reason") or "unavailable"))
+    namespaces = report.get("namespaces") or []
+    isolation = "+".join(namespaces) if isinstance(namespaces, list) else str(namespaces)
+    return SandboxCheck(status="ok", isolation=isolation or str(report.get("mode", "")))
+
+
 def health_report() -> HealthReport:
     """Check every service. ``down`` when the database fails (nothing works without it),
     ``degraded`` when only realtime or background work fails."""
     database = check_database()
     channel_layer = check_channel_layer()
     worker = check_worker()
+    sandbox = check_sandbox()
     status: OverallStatus
     if database.status != "ok":
         status = "down"
-    elif channel_layer.status != "ok" or worker.status != "ok":
+    elif "error" in (channel_layer.status, worker.status, sandbox.status):
         status = "degraded"
     else:
         status = "ok"
@@ -203,4 +225,5 @@ def health_report() -> HealthReport:
         database=database,
         channel_layer=channel_layer,
         worker=worker,
+        sandbox=sandbox,
     )

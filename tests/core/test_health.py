@@ -40,6 +40,9 @@ def test_embedded_default_is_healthy_without_any_service(client: Client) -> None
     assert channel_layer["status"] == "ok"
     assert channel_layer["backend"] == "InMemoryChannelLayer"
     assert worker == {"status": "ok", "mode": "inline", "latency_ms": 0.0, "workers": [], "probe": None, "error": None}
+    # Code nodes run isolated, and the report says how (no network for user code, at least).
+    assert body["checks"]["sandbox"]["status"] == "ok"
+    assert "network" in body["checks"]["sandbox"]["isolation"]
 
 
 @pytest.mark.django_db
