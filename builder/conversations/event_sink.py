@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from builder.conversations.models import Message, Run, RunEvent, RunStep
 from builder.engine.runtime.events import (
+    ErrorInfo,
     MessageDelta,
     NodeDelta,
     NodeFailed,
@@ -56,6 +57,13 @@ class RunEventSink:
         if isinstance(event, TERMINAL_EVENTS):
             await self._persist(event)
         await self.publish(payload)
+
+    async def fail(self, code: str, message: str) -> None:
+        """End the run as failed from outside the engine (a crash, a lost worker), after its last event."""
+        error = ErrorInfo(code=code, message=message)
+        await self.emit(
+            RunFailed(run_id=self.run_id, seq=self.last_seq + 1, at=timezone.now().timestamp(), error=error)
+        )
 
     async def publish(self, payload: dict[str, Any]) -> None:
         await self.log.append(self.run_id, payload)

@@ -20,7 +20,6 @@ from builder.conversations.cancellation import cancel_requested, forget_cancel, 
 from builder.conversations.event_sink import RunEventSink
 from builder.conversations.models import Run
 from builder.conversations.wiring import graph_runner, runtime_services
-from builder.engine.runtime.events import ErrorInfo, RunFailed
 from builder.engine.runtime.runner import RunRequest
 from builder.llm.models import ModelProvider
 
@@ -86,14 +85,7 @@ async def execute_run(run_id: str, *, resume: Any = None) -> None:
             await run.conversation.asave(update_fields=["variables", "updated_at"])
     except Exception as exc:  # the engine reports node errors as events; this is a bug or an outage
         logger.exception("run %s crashed", run_id)
-        await sink.emit(
-            RunFailed(
-                run_id=run_id,
-                seq=max(run.last_seq, sink.last_seq) + 1,
-                at=timezone.now().timestamp(),
-                error=ErrorInfo(code="internal_error", message=f"The run stopped unexpectedly: {type(exc).__name__}"),
-            )
-        )
+        await sink.fail("internal_error", f"The run stopped unexpectedly: {type(exc).__name__}")
     finally:
         cancel.set()
         heartbeat.cancel()
@@ -107,13 +99,5 @@ async def reap_stale_runs() -> int:
     cutoff = timezone.now() - timedelta(seconds=settings.RUN_STALE_AFTER_S)
     stale = [run async for run in Run.objects.filter(status=Run.Status.RUNNING, heartbeat_at__lt=cutoff)]
     for run in stale:
-        sink = RunEventSink(run)
-        await sink.emit(
-            RunFailed(
-                run_id=str(run.pk),
-                seq=run.last_seq + 1,
-                at=timezone.now().timestamp(),
-                error=ErrorInfo(code="worker_lost", message="The worker running this bot stopped; please send again."),
-            )
-        )
+        await RunEventSink(run).fail("worker_lost", "The worker running this bot stopped; please send again.")
     return len(stale)

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.core.exceptions import ValidationError as DjangoValidationError
 
 from builder.accounts.models import ApiKey, User
 from builder.accounts.services import api_key_authenticate
@@ -130,16 +131,14 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         await database_sync_to_async(self._with_run)(content, services.question_answer, answer=content.get("answer"))
 
     def _with_run(self, content: dict[str, Any], service: Any, **kwargs: Any) -> Any:
-        conversation = selectors.conversation_get(actor=self.actor, conversation_id=self.conversation_id)
-        run = self._run(conversation, content)
-        return service(actor=self.actor, run=run, **kwargs)
+        return service(actor=self.actor, run=self._run(content), **kwargs)
 
-    def _run(self, conversation: Any, content: dict[str, Any]) -> Any:
+    def _run(self, content: dict[str, Any]) -> Any:
+        """The run ``content`` names, in this conversation (checked against the actor)."""
+        conversation = selectors.conversation_get(actor=self.actor, conversation_id=self.conversation_id)
         try:
             return selectors.run_get(actor=self.actor, run_id=str(content.get("run_id")), conversation=conversation)
-        except Exception as error:  # a malformed id is just "not found"
-            if isinstance(error, ApplicationError):
-                raise
+        except (ValueError, DjangoValidationError) as error:  # a malformed id is just "not found"
             raise NotFound() from error
 
     async def _resume(self, content: dict[str, Any]) -> None:
@@ -147,17 +146,13 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         if not isinstance(after, int) or after < 0:
             await self._error("invalid", "after_seq must be a non-negative integer.", {"after_seq": ["Invalid."]})
             return
-        run = await database_sync_to_async(self._resume_run)(content)
+        run = await database_sync_to_async(self._run)(content)
         run_id = str(run.pk)
         events = await live_event_log().since(run_id, after)
         if events is None:
             events = await database_sync_to_async(selectors.run_events_since)(run=run, seq=after)
         for event in events:
             await self._forward(event)
-
-    def _resume_run(self, content: dict[str, Any]) -> Any:
-        conversation = selectors.conversation_get(actor=self.actor, conversation_id=self.conversation_id)
-        return self._run(conversation, content)
 
     async def _error(self, code: str, message: str, fields: dict[str, Any]) -> None:
         await self.send_json({"type": "error", "code": code, "message": message, "fields": fields})
