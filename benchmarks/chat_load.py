@@ -155,6 +155,8 @@ print(json.dumps({{"bot": str(bot.pk), "key": raw}}))
                 "--lifespan",
                 "off",
                 "--no-access-log",
+                "--workers",
+                os.environ.get("AGENTLOOM_BENCH_WEB_WORKERS", "1"),
             ]
         )
         if self.mode == "celery":
@@ -179,6 +181,12 @@ print(json.dumps({{"bot": str(bot.pk), "key": raw}}))
         wait_port(self.port)
 
     def close(self) -> None:
+        if os.environ.get("AGENTLOOM_BENCH_PROFILE"):
+            # cProfile writes its file on a clean exit: interrupt the app and give it time.
+            app = self.processes[1]
+            app.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                app.wait(timeout=30)
         for process in self.processes:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)

@@ -3,10 +3,16 @@
 The order matters for the guarantees clients rely on: every event is appended to the live log
 before it is broadcast (so a reconnecting client can always catch up), and the final assistant
 message is saved before ``run.finished`` is broadcast.
+
+Events are published in batches (one live-log append and one group message per batch): whatever
+the engine emits while the previous batch is on its way goes in the next one. An idle run sends each
+event at once; a busy process (hundreds of chats, a slow Redis) sends fewer, larger messages instead
+of falling behind one token at a time.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -35,6 +41,17 @@ from builder.realtime.groups import conversation_group
 # Token-level events live only in the live log; the database keeps the folded message.
 TRANSIENT_EVENT_TYPES = {MessageDelta.model_fields["type"].default, NodeDelta.model_fields["type"].default}
 TERMINAL_EVENTS = (RunFinished, RunFailed, RunPaused)
+OUTCOME_FIELDS = [
+    "last_seq",
+    "heartbeat_at",
+    "status",
+    "answer",
+    "outputs",
+    "usage",
+    "error",
+    "finished_at",
+    "paused_node_id",
+]
 
 
 class RunEventSink:
@@ -47,6 +64,9 @@ class RunEventSink:
         self.steps: dict[str, RunStep] = {}
         self.persisted: list[RunEvent] = []
         self.last_seq = run.last_seq
+        self.resumed = run.last_seq > 0
+        self._unsent: list[dict[str, Any]] = []
+        self._sender: asyncio.Task[None] | None = None
 
     async def emit(self, event: EngineEvent) -> None:
         payload = event.model_dump(mode="json")
@@ -55,8 +75,29 @@ class RunEventSink:
         if event.type not in TRANSIENT_EVENT_TYPES:
             self.persisted.append(RunEvent(run_id=self.run.pk, seq=event.seq, type=event.type, data=payload))
         if isinstance(event, TERMINAL_EVENTS):
+            await self.flush()
             await self._persist(event)
-        await self.publish(payload)
+            await self.publish([payload])
+            return
+        self._unsent.append(payload)
+        if self._sender is None:
+            self._sender = asyncio.create_task(self._send_unsent())
+        elif self._sender.done():  # it failed: fail the run at its next event (once)
+            sender, self._sender = self._sender, None
+            sender.result()
+
+    async def flush(self) -> None:
+        """Publish everything emitted so far (raising, once, what a background publish raised)."""
+        sender, self._sender = self._sender, None
+        if sender is not None:
+            await sender
+        await self._send_unsent()
+
+    async def _send_unsent(self) -> None:
+        while self._unsent:
+            batch, self._unsent = self._unsent, []
+            await self.publish(batch)
+        self._sender = None
 
     async def fail(self, code: str, message: str) -> None:
         """End the run as failed from outside the engine (a crash, a lost worker), after its last event."""
@@ -65,10 +106,10 @@ class RunEventSink:
             RunFailed(run_id=self.run_id, seq=self.last_seq + 1, at=timezone.now().timestamp(), error=error)
         )
 
-    async def publish(self, payload: dict[str, Any]) -> None:
-        await self.log.append(self.run_id, payload)
+    async def publish(self, events: list[dict[str, Any]]) -> None:
+        await self.log.append(self.run_id, events)
         if self.layer is not None:
-            await self.layer.group_send(self.group, {"type": "run.event", "event": payload})
+            await self.layer.group_send(self.group, {"type": "run.events", "events": events})
 
     def _trace(self, event: EngineEvent) -> None:
         if isinstance(event, NodeStarted):
@@ -124,8 +165,9 @@ class RunEventSink:
         elif isinstance(event, RunPaused):
             run.status = Run.Status.PAUSED
             run.paused_node_id = event.node_id
-        run.save()
+        run.save(update_fields=[*OUTCOME_FIELDS, "updated_at"])
         if self.steps:
-            RunStep.objects.filter(run=run, node_id__in=list(self.steps)).delete()
+            if self.resumed:  # a resumed run rewrites the steps it had recorded before pausing
+                RunStep.objects.filter(run=run, node_id__in=list(self.steps)).delete()
             RunStep.objects.bulk_create(list(self.steps.values()))
         RunEvent.objects.bulk_create(self.persisted, ignore_conflicts=True)

@@ -37,7 +37,7 @@ def _claim(run_id: str) -> tuple[Run, list[ModelProvider]] | None:
         status=Run.Status.RUNNING, started_at=now, heartbeat_at=now
     ):
         return None
-    run = Run.objects.select_related("conversation", "bot", "bot__workspace").get(pk=run_id)
+    run = Run.objects.select_related("conversation", "bot").get(pk=run_id)
     return run, list(ModelProvider.objects.filter(workspace_id=run.bot.workspace_id))
 
 

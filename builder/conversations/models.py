@@ -50,9 +50,12 @@ class Run(BaseModel):
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="runs")
     bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="runs")
-    bot_version = models.ForeignKey(BotVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    # The graph actually run (a copy: the draft may change while a paused run waits).
-    graph: models.JSONField[Any, Any] = models.JSONField()
+    # A published run reads its (immutable) version's graph: RESTRICT keeps the version while runs
+    # point at it, yet deleting the bot deletes both.
+    bot_version = models.ForeignKey(BotVersion, null=True, blank=True, on_delete=models.RESTRICT, related_name="+")
+    # A draft run's copy of the graph (the draft may change while a paused run waits); None when
+    # the run has a version.
+    graph: models.JSONField[Any, Any] = models.JSONField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     query = models.TextField(blank=True)
     answer = models.TextField(blank=True)

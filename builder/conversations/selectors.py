@@ -15,11 +15,7 @@ from builder.core.exceptions import NotFound
 
 
 def conversation_get(*, actor: Actor, conversation_id: Any) -> Conversation:
-    conversation = (
-        Conversation.objects.select_related("bot", "bot__workspace", "bot__live_version")
-        .filter(pk=conversation_id)
-        .first()
-    )
+    conversation = Conversation.objects.select_related("bot", "bot__workspace").filter(pk=conversation_id).first()
     if conversation is None:
         raise NotFound(_("Conversation not found."))
     check_bot_permission(actor=actor, bot=conversation.bot, action=Action.BOT_CHAT)

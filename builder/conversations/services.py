@@ -14,7 +14,8 @@ from builder.bots.permissions import check_bot_permission
 from builder.conversations.cancellation import request_cancel
 from builder.conversations.dispatch import dispatch_run
 from builder.conversations.models import Conversation, Message, Run, Source
-from builder.core.exceptions import Conflict, ValidationFailed
+from builder.conversations.selectors import conversation_get
+from builder.core.exceptions import Conflict, NotFound, ValidationFailed
 
 MAX_MESSAGE_CHARS = 32_000
 
@@ -30,6 +31,19 @@ def conversation_create(
 ) -> Conversation:
     """A new chat. Chatting with the draft (the builder's debug panel) needs edit rights."""
     check_bot_permission(actor=actor, bot=bot, action=Action.BOT_EDIT if use_draft else Action.BOT_CHAT)
+    return _conversation_store(
+        actor=actor,
+        bot=bot,
+        source=source,
+        use_draft=use_draft,
+        end_user_id=end_user_id,
+        conversation_id=conversation_id,
+    )
+
+
+def _conversation_store(
+    *, actor: Actor, bot: Bot, source: str, use_draft: bool, end_user_id: str, conversation_id: str | None
+) -> Conversation:
     if not use_draft and bot.live_version_id is None:
         raise Conflict(_("This bot has not been published yet."), code="not_published")
     extra = {"id": conversation_id} if conversation_id else {}
@@ -44,19 +58,38 @@ def conversation_create(
     )
 
 
-def _graph_for(conversation: Conversation) -> tuple[dict[str, Any], Any]:
+def conversation_start(
+    *, actor: Actor, bot_id: Any, text: str, source: str, end_user_id: str = "", conversation_id: str | None = None
+) -> Run:
+    """Open a chat with a published bot and send its first message (API clients): one check, one trip."""
+    bot = Bot.objects.select_related("workspace").filter(pk=bot_id).first()
+    if bot is None:
+        raise NotFound(_("Bot not found."))
+    check_bot_permission(actor=actor, bot=bot, action=Action.BOT_CHAT)
+    text = _checked_text(text)
+    with transaction.atomic():
+        conversation = _conversation_store(
+            actor=actor,
+            bot=bot,
+            source=source,
+            use_draft=False,
+            end_user_id=end_user_id,
+            conversation_id=conversation_id,
+        )
+        return _turn_store(actor=actor, conversation=conversation, text=text, fresh=True)
+
+
+def _graph_for(conversation: Conversation) -> tuple[dict[str, Any] | None, Any]:
+    """What the run executes: a copy of the draft, or the live version (immutable, not copied)."""
     bot = conversation.bot
     if conversation.use_draft:
         return bot.draft, None
-    version = bot.live_version
-    if version is None:
+    if bot.live_version_id is None:
         raise Conflict(_("This bot has not been published yet."), code="not_published")
-    return version.graph, version
+    return None, bot.live_version_id
 
 
-def message_send(*, actor: Actor, conversation: Conversation, text: str) -> Run:
-    """Store the user's message, create the run and start it once the transaction commits."""
-    check_bot_permission(actor=actor, bot=conversation.bot, action=Action.BOT_CHAT)
+def _checked_text(text: str) -> str:
     text = (text or "").strip()
     if not text:
         raise ValidationFailed(fields={"text": [_("This field may not be blank.")]})
@@ -64,16 +97,36 @@ def message_send(*, actor: Actor, conversation: Conversation, text: str) -> Run:
         raise ValidationFailed(
             fields={"text": [_("Messages are limited to %(limit)d characters.") % {"limit": MAX_MESSAGE_CHARS}]}
         )
+    return text
+
+
+def message_send(*, actor: Actor, conversation: Conversation, text: str) -> Run:
+    """Store the user's message, create the run and start it once the transaction commits."""
+    check_bot_permission(actor=actor, bot=conversation.bot, action=Action.BOT_CHAT)
+    return _turn_store(actor=actor, conversation=conversation, text=_checked_text(text))
+
+
+def conversation_message_send(*, actor: Actor, conversation_id: Any, text: str, bot_id: Any = None) -> Run:
+    """``message_send`` by conversation id (the websocket, the API; ``bot_id``: it must be this bot's):
+    the conversation is loaded and the actor checked once."""
+    conversation = conversation_get(actor=actor, conversation_id=conversation_id)
+    if bot_id is not None and str(conversation.bot_id) != str(bot_id):
+        raise NotFound(_("Conversation not found."))
+    return _turn_store(actor=actor, conversation=conversation, text=_checked_text(text))
+
+
+def _turn_store(*, actor: Actor, conversation: Conversation, text: str, fresh: bool = False) -> Run:
     with transaction.atomic():
-        # One turn at a time per conversation: a second message waits for the first answer.
-        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
-        if locked.runs.filter(status__in=[*Run.ACTIVE, Run.Status.PAUSED]).exists():
-            raise Conflict(_("The bot is still answering the previous message."), code="run_in_progress")
-        graph, version = _graph_for(conversation)
+        if not fresh:
+            # One turn at a time per conversation: a second message waits for the first answer.
+            list(Conversation.objects.select_for_update().filter(pk=conversation.pk).values_list("pk"))
+            if conversation.runs.filter(status__in=[*Run.ACTIVE, Run.Status.PAUSED]).exists():
+                raise Conflict(_("The bot is still answering the previous message."), code="run_in_progress")
+        graph, version_id = _graph_for(conversation)
         run = Run.objects.create(
             conversation=conversation,
             bot=conversation.bot,
-            bot_version=version,
+            bot_version_id=version_id,
             graph=graph,
             query=text,
             created_by=actor_user(actor),

@@ -24,8 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from builder.accounts.models import ApiKey, User
 from builder.accounts.services import api_key_authenticate
-from builder.bots.models import Bot
-from builder.conversations import selectors, services
+from builder.conversations import services
 from builder.conversations.dispatch import remember_loop
 from builder.conversations.models import Source
 from builder.core.exception_handler import error_body
@@ -73,23 +72,21 @@ def _parse_body(request: HttpRequest) -> dict[str, Any]:
 
 
 def _start(actor: User | ApiKey, bot_id: str, body: dict[str, Any], conversation_id: str, *, new: bool) -> str:
-    """Open the conversation (or check the given one) and send the message: one database trip."""
+    """Open the conversation (or continue the given one) and send the message: one database trip."""
     if new:
-        bot = Bot.objects.select_related("workspace").filter(pk=bot_id).first()
-        if bot is None:
-            raise NotFound(_("Bot not found."))
-        conversation = services.conversation_create(
+        run = services.conversation_start(
             actor=actor,
-            bot=bot,
+            bot_id=bot_id,
+            text=body["query"],
             source=Source.API,
             end_user_id=str(body.get("user") or ""),
             conversation_id=conversation_id,
         )
     else:
-        conversation = selectors.conversation_get(actor=actor, conversation_id=conversation_id)
-        if str(conversation.bot_id) != bot_id:
-            raise NotFound(_("Conversation not found."))
-    return str(services.message_send(actor=actor, conversation=conversation, text=body["query"]).pk)
+        run = services.conversation_message_send(
+            actor=actor, conversation_id=conversation_id, text=body["query"], bot_id=bot_id
+        )
+    return str(run.pk)
 
 
 def _conversation_id(body: dict[str, Any]) -> tuple[str, bool]:
@@ -118,12 +115,12 @@ async def _events(channel: str, group: str, run_id: str) -> AsyncIterator[dict[s
             except TimeoutError:
                 yield None
                 continue
-            event = message.get("event") or {}
-            if event.get("run_id") != run_id:
-                continue
-            yield event
-            if event.get("type") in TERMINAL_TYPES:
-                return
+            for event in message.get("events") or ():
+                if event.get("run_id") != run_id:
+                    continue
+                yield event
+                if event.get("type") in TERMINAL_TYPES:
+                    return
     finally:
         await layer.group_discard(group, channel)
 

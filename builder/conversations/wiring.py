@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 
 from builder.bots.drafts import graph_checksum
+from builder.bots.models import BotVersion
 from builder.conversations.memory import ConversationWindow
 from builder.conversations.models import Run
 from builder.conversations.sub_bots import PublishedBotRunner
@@ -35,6 +36,7 @@ from builder.llm.models import ModelProvider
 
 CACHE_SIZE = 256
 _runners: OrderedDict[tuple[str, int], GraphRunner] = OrderedDict()
+_version_graphs: OrderedDict[Any, dict[str, Any]] = OrderedDict()
 # Model clients hold connections that belong to one event loop: one cache per loop.
 _chat_models: weakref.WeakKeyDictionary[
     asyncio.AbstractEventLoop, OrderedDict[tuple[Any, ...], WorkspaceChatModels]
@@ -86,9 +88,10 @@ def runtime_services(run: Run, runner: GraphRunner, providers: list[ModelProvide
     )
 
 
-def runner_for(document: dict[str, Any], checkpointer: Any = None) -> GraphRunner:
-    """The compiled runner of a graph document, compiled once per fingerprint and checkpointer."""
-    key = (graph_checksum(document), id(checkpointer))
+def runner_for(document: dict[str, Any], checkpointer: Any = None, *, fingerprint: str | None = None) -> GraphRunner:
+    """The compiled runner of a graph document, compiled once per fingerprint and checkpointer
+    (the document's checksum unless the caller knows a cheaper one, such as an immutable version's id)."""
+    key = (fingerprint or graph_checksum(document), id(checkpointer))
     cached = _runners.get(key)
     if cached is not None and cached.checkpointer is checkpointer:
         _runners.move_to_end(key)
@@ -98,7 +101,14 @@ def runner_for(document: dict[str, Any], checkpointer: Any = None) -> GraphRunne
 
 
 async def graph_runner(run: Run) -> GraphRunner:
-    return runner_for(run.graph, await checkpointer_for(run.graph))
+    if run.graph is not None:  # a draft run's own copy
+        return runner_for(run.graph, await checkpointer_for(run.graph))
+    # Versions never change: their graph is read once per process.
+    document = _version_graphs.get(run.bot_version_id)
+    if document is None:
+        graph = await BotVersion.objects.values_list("graph", flat=True).aget(pk=run.bot_version_id)
+        document = _remember(_version_graphs, run.bot_version_id, graph)
+    return runner_for(document, await checkpointer_for(document), fingerprint=f"version:{run.bot_version_id}")
 
 
 async def checkpointer_for(document: dict[str, Any]) -> Any:

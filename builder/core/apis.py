@@ -29,7 +29,7 @@ class DatabaseCheckOut(serializers.Serializer[object]):
 class ChannelLayerCheckOut(serializers.Serializer[object]):
     status = serializers.ChoiceField(choices=CHECK_STATUSES)
     latency_ms = serializers.FloatField()
-    backend = serializers.CharField(help_text="RedisChannelLayer or InMemoryChannelLayer.")
+    backend = serializers.CharField(help_text="RedisChannelLayer or LocalChannelLayer (in-process).")
     error = serializers.CharField(allow_null=True)
 
 

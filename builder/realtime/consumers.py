@@ -119,9 +119,8 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "run.queued", "run_id": str(run.pk)})
 
     def _message_send(self, text: Any) -> Any:
-        conversation = selectors.conversation_get(actor=self.actor, conversation_id=self.conversation_id)
-        return services.message_send(
-            actor=self.actor, conversation=conversation, text=text if isinstance(text, str) else ""
+        return services.conversation_message_send(
+            actor=self.actor, conversation_id=self.conversation_id, text=text if isinstance(text, str) else ""
         )
 
     async def _cancel(self, content: dict[str, Any]) -> None:
@@ -158,8 +157,9 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "error", "code": code, "message": message, "fields": fields})
 
     # --- server → client -------------------------------------------------------------------------
-    async def run_event(self, message: dict[str, Any]) -> None:
-        await self._forward(message["event"])
+    async def run_events(self, message: dict[str, Any]) -> None:
+        for event in message["events"]:
+            await self._forward(event)
 
     async def _forward(self, event: dict[str, Any]) -> None:
         """Each event reaches the client once, whether it arrives live, replayed, or both."""

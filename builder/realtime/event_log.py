@@ -24,7 +24,8 @@ MAX_RUNS_IN_MEMORY = 2000
 
 
 class LiveEventLog(Protocol):
-    async def append(self, run_id: str, event: dict[str, Any]) -> None: ...
+    async def append(self, run_id: str, events: list[dict[str, Any]]) -> None:
+        """Add a batch of events, in ``seq`` order."""
 
     async def since(self, run_id: str, seq: int) -> list[dict[str, Any]] | None:
         """Events with a greater ``seq``, or None when this log knows nothing of the run."""
@@ -36,10 +37,10 @@ class MemoryEventLog:
     def __init__(self) -> None:
         self._runs: OrderedDict[str, tuple[float, list[dict[str, Any]]]] = OrderedDict()
 
-    async def append(self, run_id: str, event: dict[str, Any]) -> None:
-        _stamp, events = self._runs.get(run_id) or (0.0, [])
-        events.append(event)
-        self._runs[run_id] = (time.monotonic(), events)
+    async def append(self, run_id: str, events: list[dict[str, Any]]) -> None:
+        _stamp, logged = self._runs.get(run_id) or (0.0, [])
+        logged.extend(events)
+        self._runs[run_id] = (time.monotonic(), logged)
         self._runs.move_to_end(run_id)
         self._evict()
 
@@ -73,10 +74,10 @@ class RedisEventLog:
             client = self._clients[loop] = redis.Redis.from_url(self._url)
         return client
 
-    async def append(self, run_id: str, event: dict[str, Any]) -> None:
+    async def append(self, run_id: str, events: list[dict[str, Any]]) -> None:
         key = f"agentloom:run-events:{run_id}"
         async with self._client().pipeline(transaction=False) as pipe:
-            pipe.rpush(key, json.dumps(event, separators=(",", ":")))
+            pipe.rpush(key, *(json.dumps(event, separators=(",", ":")) for event in events))
             pipe.expire(key, LIVE_LOG_TTL_S)
             await pipe.execute()
 

@@ -38,7 +38,7 @@ def test_embedded_default_is_healthy_without_any_service(client: Client) -> None
     assert database["status"] == "ok"
     assert database["vendor"] == "sqlite"
     assert channel_layer["status"] == "ok"
-    assert channel_layer["backend"] == "InMemoryChannelLayer"
+    assert channel_layer["backend"] == "LocalChannelLayer"
     assert worker == {"status": "ok", "mode": "inline", "latency_ms": 0.0, "workers": [], "probe": None, "error": None}
     # Code nodes run isolated, and the report says how (no network for user code, at least).
     assert body["checks"]["sandbox"]["status"] == "ok"
