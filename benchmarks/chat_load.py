@@ -170,8 +170,11 @@ print(json.dumps({{"bot": str(bot.pk), "key": raw}}))
                     "worker",
                     "-l",
                     "warning",
+                    # As the Procfile runs it: runs are I/O-bound coroutines, so threads, many.
+                    "--pool",
+                    "threads",
                     "--concurrency",
-                    "2",
+                    os.environ.get("WORKER_CONCURRENCY", "16"),
                     "--without-gossip",
                     "--without-mingle",
                     "--without-heartbeat",
@@ -179,6 +182,16 @@ print(json.dumps({{"bot": str(bot.pk), "key": raw}}))
             )
             time.sleep(4)
         wait_port(self.port)
+
+    def app_pids(self) -> list[int]:
+        """The app's processes (uvicorn and its workers; the Celery worker), not the fake model."""
+        pids = [process.pid for process in self.processes[1:]]
+        children = []
+        for pid in pids:
+            with contextlib.suppress(FileNotFoundError):
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    children += [int(c) for c in (task / "children").read_text().split()]
+        return pids + children
 
     def close(self) -> None:
         if os.environ.get("AGENTLOOM_BENCH_PROFILE"):
@@ -248,7 +261,16 @@ async def latency(port: int, seed: dict[str, str], messages: int) -> None:
     )
 
 
-async def throughput(port: int, seed: dict[str, str], clients: int, seconds: float) -> None:
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes and their children so far (Linux /proc)."""
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return total
+
+
+async def throughput(port: int, seed: dict[str, str], clients: int, seconds: float, app_pids: list[int]) -> None:
     import httpx
 
     done = 0
@@ -276,12 +298,13 @@ async def throughput(port: int, seed: dict[str, str], clients: int, seconds: flo
                 json={"query": "hi", "stream": False},
                 headers={"Authorization": f"Bearer {seed['key']}"},
             )
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), cpu_seconds(app_pids)
         await asyncio.gather(*(client_loop(client) for _ in range(clients)))
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, cpu_seconds(app_pids) - cpu_before
     print(
         f"throughput: {done / elapsed:.1f} runs/s at {clients} concurrent clients "
-        f"({done} runs in {elapsed:.1f} s, {failed} failed)"
+        f"({done} runs in {elapsed:.1f} s, {failed} failed; the app used {cpu / max(done, 1) * 1000:.1f} ms "
+        f"of CPU per run)"
     )
 
 
@@ -328,7 +351,7 @@ def main() -> None:
         if args.benchmark == "latency":
             asyncio.run(latency(stack.port, seed, args.messages))
         elif args.benchmark == "throughput":
-            asyncio.run(throughput(stack.port, seed, args.clients, args.seconds))
+            asyncio.run(throughput(stack.port, seed, args.clients, args.seconds, stack.app_pids()))
         else:
             best = 0
             for chats in [int(n) for n in args.chats.split(",")]:

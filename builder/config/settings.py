@@ -53,16 +53,17 @@ INSTALLED_APPS = [
     "builder.conversations",
 ]
 
+# Django's own middleware with their non-blocking hooks run on the event loop (builder/core/middleware.py).
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
+    "builder.core.middleware.InlineSecurityMiddleware",
     "builder.core.static_files.AsyncStaticFilesMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "builder.core.middleware.InlineSessionMiddleware",
+    "builder.core.middleware.InlineLocaleMiddleware",
+    "builder.core.middleware.InlineCommonMiddleware",
+    "builder.core.middleware.InlineCsrfViewMiddleware",
+    "builder.core.middleware.InlineAuthenticationMiddleware",
+    "builder.core.middleware.InlineMessageMiddleware",
+    "builder.core.middleware.InlineXFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "builder.config.urls"

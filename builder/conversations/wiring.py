@@ -104,6 +104,7 @@ async def graph_runner(run: Run) -> GraphRunner:
     if run.graph is not None:  # a draft run's own copy
         return runner_for(run.graph, await checkpointer_for(run.graph))
     # Versions never change: their graph is read once per process.
+    assert run.bot_version_id is not None
     document = _version_graphs.get(run.bot_version_id)
     if document is None:
         graph = await BotVersion.objects.values_list("graph", flat=True).aget(pk=run.bot_version_id)

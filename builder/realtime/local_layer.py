@@ -19,7 +19,7 @@ from channels.layers import InMemoryChannelLayer
 SWEEP_INTERVAL_S = 1.0
 
 
-class LocalChannelLayer(InMemoryChannelLayer):  # type: ignore[misc]
+class LocalChannelLayer(InMemoryChannelLayer):
     """Messages are delivered as they are to every member: receivers must not mutate them."""
 
     def __init__(self, **kwargs: Any) -> None:
