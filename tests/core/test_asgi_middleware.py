@@ -4,6 +4,7 @@ and static files are served without making the chain synchronous (builder/core/s
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 import pytest
@@ -17,7 +18,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 
 def _client(app: ASGIHandler | None = None) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app or ASGIHandler()), base_url="http://testserver")
+    handler: Any = app or ASGIHandler()
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=handler), base_url="http://testserver")
 
 
 async def test_admin_login_over_asgi_saves_the_session_and_checks_csrf() -> None:
