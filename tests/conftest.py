@@ -79,32 +79,46 @@ def asgi_server(
     rows only: use ``django_db(transaction=True)``). For what only a fresh process shows: start-up,
     settings read from the environment, a service that is down from the beginning.
     """
-    started: list[subprocess.Popen[bytes]] = []
-    logs: list[IO[bytes]] = []
+    servers = _AsgiServers(tmp_path, unused_tcp_port_factory, subprocess_database_url)
+    yield servers
+    servers.stop_all()
 
-    def start(*, env: Mapping[str, str] | None = None, unset: tuple[str, ...] = ()) -> str:
-        port = unused_tcp_port_factory()
-        process_env = {**os.environ, "AGENTLOOM_VAR_DIR": str(tmp_path / f"var-{port}")}
-        if subprocess_database_url:
-            process_env["DATABASE_URL"] = subprocess_database_url
+
+class _AsgiServers:
+    def __init__(self, tmp_path: Path, ports: Callable[[], int], database_url: str | None) -> None:
+        self.tmp_path, self.ports, self.database_url = tmp_path, ports, database_url
+        self.started: dict[str, subprocess.Popen[bytes]] = {}
+        self.logs: list[IO[bytes]] = []
+
+    def __call__(self, *, env: Mapping[str, str] | None = None, unset: tuple[str, ...] = ()) -> str:
+        port = self.ports()
+        process_env = {**os.environ, "AGENTLOOM_VAR_DIR": str(self.tmp_path / f"var-{port}")}
+        if self.database_url:
+            process_env["DATABASE_URL"] = self.database_url
         process_env.update(env or {})
         for name in unset:
             process_env.pop(name, None)
-        log_path = tmp_path / f"uvicorn-{port}.log"
+        log_path = self.tmp_path / f"uvicorn-{port}.log"
         log = log_path.open("wb")
-        logs.append(log)
+        self.logs.append(log)
         command = [sys.executable, "-m", "uvicorn", "builder.config.asgi:application"]
         command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
         process = subprocess.Popen(command, cwd=BASE_DIR, env=process_env, stdout=log, stderr=subprocess.STDOUT)
-        started.append(process)
+        base_url = f"http://127.0.0.1:{port}"
+        self.started[base_url] = process
         wait_for_port(port, process, log_path, SERVER_START_TIMEOUT_S)
-        return f"http://127.0.0.1:{port}"
+        return base_url
 
-    yield start
-    for process in started:
-        stop_process(process)
-    for log in logs:
-        log.close()
+    def kill(self, base_url: str) -> None:
+        process = self.started[base_url]
+        process.kill()
+        process.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for process in self.started.values():
+            stop_process(process)
+        for log in self.logs:
+            log.close()
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,9 @@ class AsgiServerFactory(Protocol):
 
     def __call__(self, *, env: Mapping[str, str] | None = None, unset: tuple[str, ...] = ()) -> str: ...
 
+    def kill(self, base_url: str) -> None:
+        """Kill the server at ``base_url`` the hard way (SIGKILL: no shutdown code runs)."""
+
 
 @dataclass(frozen=True)
 class CeleryWorker:
