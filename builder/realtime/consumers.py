@@ -157,6 +157,14 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "error", "code": code, "message": message, "fields": fields})
 
     # --- server → client -------------------------------------------------------------------------
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes stale database connections (a thread round trip) before every handler;
+        # run events arrive once per token batch and never touch the database.
+        if message.get("type") == "run.events":
+            await self.run_events(message)
+        else:
+            await super().dispatch(message)
+
     async def run_events(self, message: dict[str, Any]) -> None:
         for event in message["events"]:
             await self._forward(event)
