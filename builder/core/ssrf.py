@@ -256,6 +256,7 @@ class SsrfSafeHttpClient:
             status_code=response.status_code,
             headers=dict(response.headers.items()),
             body=_decoded(content, response),
+            content=content,
         )
 
     async def _read_capped(self, response: httpx.Response) -> bytes:

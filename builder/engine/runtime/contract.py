@@ -78,7 +78,8 @@ class ChatModels(Protocol):
 class HttpResponse:
     status_code: int
     headers: dict[str, str]
-    body: str
+    body: str  # decoded with the response's charset
+    content: bytes = b""  # the raw bytes (a PDF fetched by URL must not be parsed from text)
 
 
 class HttpClient(Protocol):
