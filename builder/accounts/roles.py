@@ -48,9 +48,11 @@ class Action(StrEnum):
     BOT_SHARE = "bot.share"
     MODEL_PROVIDERS_VIEW = "model_providers.view"
     MODEL_PROVIDERS_MANAGE = "model_providers.manage"
+    KNOWLEDGE_VIEW = "knowledge.view"
+    KNOWLEDGE_EDIT = "knowledge.edit"
 
 
-_VIEWER = {Action.WORKSPACE_VIEW, Action.BOT_VIEW, Action.BOT_CHAT}
+_VIEWER = {Action.WORKSPACE_VIEW, Action.BOT_VIEW, Action.BOT_CHAT, Action.KNOWLEDGE_VIEW}
 # Editors pick models on the canvas, so they see the providers (never their keys).
 _EDITOR = _VIEWER | {
     Action.BOT_CREATE,
@@ -58,6 +60,7 @@ _EDITOR = _VIEWER | {
     Action.BOT_PUBLISH,
     Action.BOT_EXPORT,
     Action.MODEL_PROVIDERS_VIEW,
+    Action.KNOWLEDGE_EDIT,
 }
 _ADMIN = _EDITOR | {
     Action.WORKSPACE_UPDATE,

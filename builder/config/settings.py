@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "builder.bots",
     "builder.llm",
     "builder.conversations",
+    "builder.knowledge",
 ]
 
 # Django's own middleware with their non-blocking hooks run on the event loop (builder/core/middleware.py).
@@ -168,6 +169,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "reap-stale-runs": {"task": "conversations.reap_stale_runs", "schedule": 30.0},
     "purge-stale-invitations": {"task": "accounts.purge_stale_invitations", "schedule": 3600.0},
+    "fail-stale-ingestions": {"task": "knowledge.fail_stale_ingestions", "schedule": 300.0},
 }
 
 # --- auth -------------------------------------------------------------------------------------
@@ -251,6 +253,16 @@ INVITATION_TTL_DAYS = 7
 AGENTLOOM_HTTP_ALLOWLIST = env_list("AGENTLOOM_HTTP_ALLOWLIST", "")
 # A running run whose heartbeat is older than this lost its worker and is marked failed.
 RUN_STALE_AFTER_S = int(os.environ.get("AGENTLOOM_RUN_STALE_AFTER_S", 30))
+# Knowledge: uploads above this size are refused before they are read (200 MB must never parse).
+KNOWLEDGE_MAX_UPLOAD_BYTES = int(os.environ.get("AGENTLOOM_KNOWLEDGE_MAX_UPLOAD_BYTES", 50 * 1024 * 1024))
+# Where the search index lives: a SQLite file (FTS5 + sqlite-vec) by default, or a PostgreSQL with
+# pgvector (postgres://…). The application database need not have pgvector.
+KNOWLEDGE_INDEX_URL = os.environ.get("AGENTLOOM_KNOWLEDGE_INDEX_URL", "")
+KNOWLEDGE_INDEX_PATH = VAR_DIR / "knowledge-index.sqlite3"
+# Chinese terms for BM25: "jieba" (words) or "bigram" (character pairs); fixed per index.
+KNOWLEDGE_ANALYZER = os.environ.get("AGENTLOOM_KNOWLEDGE_ANALYZER", "jieba")
+# A document still "parsing/chunking/embedding" after this long lost its worker: it is marked failed.
+KNOWLEDGE_STALE_AFTER_S = int(os.environ.get("AGENTLOOM_KNOWLEDGE_STALE_AFTER_S", 600))
 
 LOGGING = {
     "version": 1,

@@ -2,8 +2,9 @@
 
 Chat models come from the workspace's model providers; HTTP goes through the SSRF-safe client
 (allow-list from settings); code runs in the sandbox; memory reads this conversation's messages.
-Sub-bots run in the caller's process (``sub_bots.py``). Plugins and knowledge bases arrive with their
-own issues; until then nodes that need them fail with ``not_configured``.
+Sub-bots run in the caller's process (``sub_bots.py``); knowledge bases are searched by
+``builder/knowledge/retriever.py``. Plugins arrive with their own issue; until then tool nodes fail
+with ``not_configured``.
 
 Compiling a graph and building model clients cost more than a whole instant run, so both are
 cached: runners by graph fingerprint (a runner is safe for concurrent runs; per-run services are
@@ -31,6 +32,7 @@ from builder.engine.runtime.contract import RuntimeServices
 from builder.engine.runtime.runner import GraphRunner
 from builder.engine.sandbox.runner import SandboxCodeRunner
 from builder.engine.values import ModelChoice
+from builder.knowledge.retriever import WorkspaceKnowledge
 from builder.llm.chat_models import WorkspaceChatModels
 from builder.llm.models import ModelProvider
 
@@ -84,6 +86,7 @@ def runtime_services(run: Run, runner: GraphRunner, providers: list[ModelProvide
         http=_http_client(tuple(settings.AGENTLOOM_HTTP_ALLOWLIST)),
         code=_code_runner(),
         memory=ConversationWindow(run.conversation_id, run.pk),
+        knowledge=WorkspaceKnowledge(run.bot.workspace_id),
         sub_bots=PublishedBotRunner(run, providers),
     )
 

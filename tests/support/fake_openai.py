@@ -16,10 +16,14 @@ for benchmarks (hundreds of concurrent streams).
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import logging
+import math
 import re
 import socket
+import struct
 import threading
 import time
 import uuid
@@ -37,6 +41,7 @@ Receive: TypeAlias = Callable[[], Awaitable[Message]]
 Send: TypeAlias = Callable[[Message], Awaitable[None]]
 
 DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "fallback-model")
+DEFAULT_EMBEDDING_DIMENSION = 64
 
 
 # --- what a test scripts --------------------------------------------------------------------------
@@ -219,7 +224,7 @@ class _QuietCuts(logging.Filter):
 
 
 class FakeOpenAI:
-    """``POST /v1/chat/completions`` (stream and not) and ``GET /v1/models`` on 127.0.0.1."""
+    """``POST /v1/chat/completions`` (stream and not), ``POST /v1/embeddings`` and ``GET /v1/models``."""
 
     def __init__(
         self,
@@ -232,6 +237,8 @@ class FakeOpenAI:
         self.tokens_per_second = tokens_per_second
         # When set, requests without ``Authorization: Bearer <api_key>`` get a 401.
         self.api_key = api_key
+        # ``POST /v1/embeddings``: the length of its vectors (a request's ``dimensions`` overrides it).
+        self.embedding_dimension = DEFAULT_EMBEDDING_DIMENSION
         self.default: Step = Reply(text="Hello from the fake model.")
         self.requests: list[RecordedRequest] = []
         self.request_count = 0
@@ -337,6 +344,7 @@ class FakeOpenAI:
         self.tokens_per_second = None
         self.api_key = None
         self.models = list(DEFAULT_MODELS)
+        self.embedding_dimension = DEFAULT_EMBEDDING_DIMENSION
 
     @property
     def last(self) -> RecordedRequest:
@@ -376,6 +384,9 @@ class FakeOpenAI:
         if method == "GET" and path == "/v1/models":
             data = [{"id": name, "object": "model", "created": 0, "owned_by": "fake"} for name in self.models]
             await _send_json(send, 200, {"object": "list", "data": data})
+            return
+        if method == "POST" and path == "/v1/embeddings":
+            await self._embeddings(raw, headers, send, receive)
             return
         if method != "POST" or path != "/v1/chat/completions":
             await _send_error(send, Error(404, f"No route for {method} {path}"))
@@ -441,6 +452,47 @@ class FakeOpenAI:
             await self._pace(step.tokens_per_second)
             await _send_chunk(send, _sse(chunk))
         await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
+
+    async def _embeddings(self, raw: bytes, headers: dict[str, str], send: Send, receive: Receive) -> None:
+        """Hashed bag-of-words vectors: deterministic, unit length, alike for texts sharing words.
+
+        Scripted steps apply too: an ``Error`` answers with that error, a ``Hang`` never answers.
+        """
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            await _send_error(send, Error(400, "The body is not JSON."))
+            return
+        with self._lock:
+            self.request_count += 1
+            if self._record:
+                self.requests.append(RecordedRequest("POST", "/v1/embeddings", headers, body))
+        step = self._next_step(body.get("model"))
+        if isinstance(step, Error):
+            await _send_error(send, step)
+            return
+        if isinstance(step, Hang | CutStream):
+            await self._stall(receive)
+            return
+        inputs = body.get("input")
+        if isinstance(inputs, str) or (isinstance(inputs, list) and inputs and isinstance(inputs[0], int)):
+            inputs = [inputs]
+        if not isinstance(inputs, list) or not inputs:
+            await _send_error(send, Error(400, "'input' must be a string, a list of strings or of token arrays."))
+            return
+        dimension = int(body.get("dimensions") or self.embedding_dimension)
+        data, tokens = [], 0
+        for position, item in enumerate(inputs):
+            words = [f"#{token}" for token in item] if isinstance(item, list) else re.findall(r"\w+", str(item).lower())
+            tokens += len(words)
+            vector = _hashed_vector(words, dimension)
+            if body.get("encoding_format") == "base64":
+                encoded: Any = base64.b64encode(struct.pack(f"<{dimension}f", *vector)).decode()
+            else:
+                encoded = vector
+            data.append({"object": "embedding", "index": position, "embedding": encoded})
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        await _send_json(send, 200, {"object": "list", "data": data, "model": body.get("model"), "usage": usage})
 
     async def _pace(self, tokens_per_second: float | None) -> None:
         rate = tokens_per_second or self.tokens_per_second
@@ -560,6 +612,15 @@ def _stream_chunks(
             "choices": [],
             "usage": usage,
         }
+
+
+def _hashed_vector(words: Sequence[str], dimension: int) -> list[float]:
+    vector = [0.0] * dimension
+    for word in words or ["<empty>"]:
+        digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+        vector[int.from_bytes(digest[:4], "little") % dimension] += 1.0 if digest[4] & 1 else -1.0
+    norm = math.sqrt(sum(value * value for value in vector)) or 1.0
+    return [value / norm for value in vector] if any(vector) else [1.0] + [0.0] * (dimension - 1)
 
 
 def _sse(data: Mapping[str, Any]) -> bytes:

@@ -1,0 +1,101 @@
+"""The engine's ``KnowledgeRetriever`` for one run: searches the workspace's knowledge bases.
+
+Only ready, enabled documents answer (the allow-list), only knowledge bases of the run's workspace
+are searched, and each hit names its document so the answer can cite its sources. Knowledge bases
+that share an embedding model are searched together; economical ones (no vectors) by full text
+whatever the node asks, and the groups' rankings are fused by reciprocal rank.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from builder.knowledge.embedders import embedder_for
+from builder.knowledge.embeddings import Embedder
+from builder.knowledge.index import Hit, SearchFilter, reciprocal_rank_fusion
+from builder.knowledge.index_store import knowledge_index
+from builder.knowledge.models import Chunk, KnowledgeBase
+from builder.knowledge.retrieval import RetrievalMode, retrieve
+from builder.knowledge.selectors import searchable_documents
+
+
+class WorkspaceKnowledge:
+    def __init__(self, workspace_id: Any) -> None:
+        self.workspace_id = workspace_id
+
+    async def retrieve(
+        self, query: str, knowledge_bases: list[str], *, top_k: int, score_threshold: float, mode: str
+    ) -> list[dict[str, Any]]:
+        return await sync_to_async(self.search)(query, knowledge_bases, top_k, score_threshold or None, mode)
+
+    def search(
+        self, query: str, knowledge_bases: list[str], top_k: int, score_threshold: float | None, mode: str
+    ) -> list[dict[str, Any]]:
+        kbs = list(KnowledgeBase.objects.filter(workspace_id=self.workspace_id, pk__in=_uuids(knowledge_bases)))
+        documents = searchable_documents(workspace_id=self.workspace_id, knowledge_base_ids=[str(k.pk) for k in kbs])
+        if not documents or not query.strip():
+            return []
+        index = knowledge_index()
+        allowed = SearchFilter(document_ids=list(documents))
+        rankings: list[list[Hit]] = []
+        for embedder, group in _by_embedder(kbs).items():
+            kb_ids = [str(kb.pk) for kb in group if index.has_space(str(kb.pk))]
+            if not kb_ids:
+                continue
+            group_mode = mode if embedder is not None else RetrievalMode.FULL_TEXT
+            rankings.append(
+                retrieve(
+                    index,
+                    query,
+                    kb_ids=kb_ids,
+                    mode=group_mode,
+                    embedder=embedder,
+                    top_k=top_k,
+                    score_threshold=score_threshold,
+                    filter=allowed,
+                )
+            )
+        hits = rankings[0] if len(rankings) == 1 else reciprocal_rank_fusion(rankings)[:top_k] if rankings else []
+        # Parent-child: a matched child answers with its parent's text.
+        contexts = dict(
+            Chunk.objects.filter(pk__in=[hit.chunk_id for hit in hits]).exclude(context="").values_list("pk", "context")
+        )
+        return [_citation(hit, documents, contexts) for hit in hits]
+
+
+def _by_embedder(kbs: list[KnowledgeBase]) -> dict[Embedder | None, list[KnowledgeBase]]:
+    groups: dict[str, tuple[Embedder | None, list[KnowledgeBase]]] = defaultdict(lambda: (None, []))
+    for kb in kbs:
+        key = json.dumps(kb.embedding, sort_keys=True) if kb.index_mode == KnowledgeBase.IndexMode.HIGH_QUALITY else ""
+        embedder, members = groups[key]
+        groups[key] = (embedder if members else embedder_for(kb), [*members, kb])
+    return dict(groups.values())
+
+
+def _citation(hit: Hit, documents: dict[str, str], contexts: dict[Any, str]) -> dict[str, Any]:
+    metadata = dict(hit.metadata)
+    return {
+        "content": contexts.get(_uuid(hit.chunk_id)) or hit.text,
+        "score": round(hit.score, 6),
+        "document_id": hit.document_id,
+        "document_name": documents.get(hit.document_id, ""),
+        "knowledge_base_id": hit.kb_id,
+        "chunk_id": hit.chunk_id,
+        "metadata": metadata,
+    }
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _uuids(values: list[str]) -> list[str]:
+    return [str(parsed) for parsed in map(_uuid, values) if parsed is not None]
