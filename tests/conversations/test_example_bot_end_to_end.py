@@ -8,6 +8,7 @@ the order number is extracted by the code node in the sandbox.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from builder.bots.services import bot_publish
 from builder.bots.transfer import bot_import
 from builder.conversations.models import Conversation
 from builder.conversations.services import conversation_create
+from builder.knowledge.models import Document
+from builder.knowledge.services import document_upload, knowledge_base_create
 from tests.conversations.conftest import TERMINAL, ThreadedServer, receive_until, use_fake_model
 from tests.factories import make_workspace, owner_of
 from tests.support.fake_openai import FakeOpenAI, Reply
@@ -34,7 +37,20 @@ def _triage_bot(fake: FakeOpenAI, orders: LocalHttpServer) -> tuple[Conversation
     workspace = make_workspace()
     owner = owner_of(workspace)
     use_fake_model(workspace, owner, fake)
+    kb = knowledge_base_create(actor=owner, workspace=workspace, name="Handbook")
+    handbook = document_upload(
+        actor=owner,
+        knowledge_base=kb,
+        name="account-help.md",
+        content=b"# Passwords\nTo reset your password, open Settings > Security and choose Reset password.",
+    )
+    deadline = time.monotonic() + 60
+    while handbook.status != Document.Status.READY:
+        assert handbook.status != Document.Status.FAILED and time.monotonic() < deadline, handbook.error
+        time.sleep(0.1)
+        handbook.refresh_from_db()
     raw = EXAMPLE.read_text().replace("https://orders.example.com/api/orders/", orders.url("/echo?order="))
+    raw = raw.replace("knowledge_bases: [handbook]", f"knowledge_bases: ['{kb.pk}']")
     bot = bot_import(actor=owner, workspace=workspace, raw=raw.encode()).bot
     bot_publish(actor=owner, bot=bot)
     bot.refresh_from_db()
@@ -85,8 +101,9 @@ async def test_the_support_triage_example_takes_each_branch(
     assert _ran(handover) == ["start", "classify", "handover"]
     assert "转接人工客服" in handover[-1]["answer"]
 
-    # Knowledge branch: the retrieval service arrives with the knowledge issue; until then the node
-    # fails with a typed, named error and the run ends cleanly.
-    assert question[-1]["type"] == "run.failed"
-    failed = next(e for e in question if e["type"] == "node.failed")
-    assert failed["node_id"] == "handbook" and failed["error"]["code"] == "not_configured"
+    # Knowledge branch: the handbook's excerpt (with its source) reaches the model that answers.
+    assert question[-1]["type"] == "run.finished", [e for e in question if e["type"] in {"node.failed", "run.failed"}]
+    assert _ran(question) == ["start", "classify", "handbook", "explain", "answer_question"]
+    chunks = next(e for e in question if e["type"] == "node.finished" and e["node_id"] == "handbook")["outputs"]["chunks"]
+    assert chunks[0]["document_name"] == "account-help.md" and "Reset password" in chunks[0]["content"]
+    assert "Settings > Security" in fake_openai.requests[-1].text("system")
