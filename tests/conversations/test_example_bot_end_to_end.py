@@ -104,6 +104,7 @@ async def test_the_support_triage_example_takes_each_branch(
     # Knowledge branch: the handbook's excerpt (with its source) reaches the model that answers.
     assert question[-1]["type"] == "run.finished", [e for e in question if e["type"] in {"node.failed", "run.failed"}]
     assert _ran(question) == ["start", "classify", "handbook", "explain", "answer_question"]
-    chunks = next(e for e in question if e["type"] == "node.finished" and e["node_id"] == "handbook")["outputs"]["chunks"]
+    handbook = next(e for e in question if e["type"] == "node.finished" and e["node_id"] == "handbook")
+    chunks = handbook["outputs"]["chunks"]
     assert chunks[0]["document_name"] == "account-help.md" and "Reset password" in chunks[0]["content"]
     assert "Settings > Security" in fake_openai.requests[-1].text("system")
