@@ -98,8 +98,13 @@ def _ingest(document: Document) -> None:
     _advance(document, Status.READY, progress=100, chunk_count=len(rows), indexed_at=timezone.now())
 
 
+def upload_limits() -> LoadLimits:
+    """What a document may be: the deployment's size limit, the loaders' other defaults."""
+    return LoadLimits(max_bytes=settings.KNOWLEDGE_MAX_UPLOAD_BYTES)
+
+
 def _load(document: Document) -> LoadedDocument:
-    limits = LoadLimits(max_bytes=settings.KNOWLEDGE_MAX_UPLOAD_BYTES)
+    limits = upload_limits()
     if document.source == Document.Source.URL:
         client = SsrfSafeHttpClient(allow=tuple(settings.AGENTLOOM_HTTP_ALLOWLIST))
         return async_to_sync(fetch_url)(document.url, client, limits=limits)
@@ -150,25 +155,25 @@ def _check_current(document: Document) -> None:
 
 
 def _advance(document: Document, status: str, *, progress: int = 0, **fields: Any) -> None:
-    """Move to ``status`` unless a newer (re)index took over, and tell the builder."""
-    updated = Document.objects.filter(pk=document.pk, generation=document.generation).update(
-        status=status, progress=progress, updated_at=timezone.now(), **fields
-    )
-    if not updated:
+    """Move to ``status`` unless a newer (re)index took over."""
+    if not _update(document, status=status, progress=progress, **fields):
         raise _Superseded()
-    document.status, document.progress = status, progress
-    for name, value in fields.items():
-        setattr(document, name, value)
-    publish_progress(document)
 
 
 def _fail(document: Document, code: str, message: str) -> None:
-    error = {"code": code, "message": message}
-    if Document.objects.filter(pk=document.pk, generation=document.generation).update(
-        status=Status.FAILED, progress=0, error=error, updated_at=timezone.now()
+    _update(document, status=Status.FAILED, progress=0, error={"code": code, "message": message})
+
+
+def _update(document: Document, **fields: Any) -> bool:
+    """Write ``fields`` if this ingestion's generation is still the document's, and tell the builder."""
+    if not Document.objects.filter(pk=document.pk, generation=document.generation).update(
+        updated_at=timezone.now(), **fields
     ):
-        document.status, document.error = Status.FAILED, error
-        publish_progress(document)
+        return False
+    for name, value in fields.items():
+        setattr(document, name, value)
+    publish_progress(document)
+    return True
 
 
 def publish_progress(document: Document) -> None:

@@ -69,12 +69,12 @@ class WorkspaceKnowledge:
 
 
 def _by_embedder(kbs: list[KnowledgeBase]) -> dict[Embedder | None, list[KnowledgeBase]]:
-    groups: dict[str, tuple[Embedder | None, list[KnowledgeBase]]] = defaultdict(lambda: (None, []))
+    """Knowledge bases that share an embedding model (economical ones: none) are searched together."""
+    groups: dict[str, list[KnowledgeBase]] = defaultdict(list)
     for kb in kbs:
-        key = json.dumps(kb.embedding, sort_keys=True) if kb.index_mode == KnowledgeBase.IndexMode.HIGH_QUALITY else ""
-        embedder, members = groups[key]
-        groups[key] = (embedder if members else embedder_for(kb), [*members, kb])
-    return dict(groups.values())
+        high_quality = kb.index_mode == KnowledgeBase.IndexMode.HIGH_QUALITY
+        groups[json.dumps(kb.embedding, sort_keys=True) if high_quality else ""].append(kb)
+    return {embedder_for(members[0]): members for members in groups.values()}
 
 
 def _citation(hit: Hit, documents: dict[str, str], contexts: dict[Any, str]) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import IO, Any
 
-from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -19,7 +18,7 @@ from builder.core.exceptions import Conflict, PayloadTooLarge, ValidationFailed
 from builder.knowledge.dispatch import dispatch_ingestion
 from builder.knowledge.embedders import embedder_for
 from builder.knowledge.index_store import knowledge_index
-from builder.knowledge.ingestion import index_chunk, publish_progress
+from builder.knowledge.ingestion import index_chunk, publish_progress, upload_limits
 from builder.knowledge.loading import DocumentError, check_size, parse_chunking_settings
 from builder.knowledge.messages import document_error_message
 from builder.knowledge.models import Chunk, Document, KnowledgeBase
@@ -107,7 +106,7 @@ def document_upload(
     _check_edit(actor, knowledge_base)
     size = len(content) if isinstance(content, bytes) else int(getattr(content, "size", 0) or 0)
     try:
-        check_size(size, _limits())
+        check_size(size, upload_limits())
     except DocumentError as error:
         exc = PayloadTooLarge if error.code == "too_large" else ValidationFailed
         raise exc(fields={"file": [document_error_message(error)]}, code=str(error.code)) from None
@@ -200,9 +199,3 @@ def chunk_update(*, actor: Actor, chunk: Chunk, text: str) -> Chunk:
         knowledge_index().upsert([index_chunk(chunk, vector)])
     publish_progress(chunk.document)
     return chunk
-
-
-def _limits() -> Any:
-    from builder.knowledge.loading import LoadLimits
-
-    return LoadLimits(max_bytes=settings.KNOWLEDGE_MAX_UPLOAD_BYTES)

@@ -8,7 +8,6 @@ the order number is extracted by the code node in the sandbox.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from tests.conversations.conftest import TERMINAL, ThreadedServer, receive_until
 from tests.factories import make_workspace, owner_of
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.http_server import LocalHttpServer, serve
+from tests.support.knowledge import wait_for_document
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 EXAMPLE = Path(__file__).resolve().parents[2] / "builder" / "bots" / "examples" / "02-support-triage.yaml"
@@ -44,11 +44,7 @@ def _triage_bot(fake: FakeOpenAI, orders: LocalHttpServer) -> tuple[Conversation
         name="account-help.md",
         content=b"# Passwords\nTo reset your password, open Settings > Security and choose Reset password.",
     )
-    deadline = time.monotonic() + 60
-    while handbook.status != Document.Status.READY:
-        assert handbook.status != Document.Status.FAILED and time.monotonic() < deadline, handbook.error
-        time.sleep(0.1)
-        handbook.refresh_from_db()
+    assert wait_for_document(handbook).status == Document.Status.READY, handbook.error
     raw = EXAMPLE.read_text().replace("https://orders.example.com/api/orders/", orders.url("/echo?order="))
     raw = raw.replace("knowledge_bases: [handbook]", f"knowledge_bases: ['{kb.pk}']")
     bot = bot_import(actor=owner, workspace=workspace, raw=raw.encode()).bot

@@ -13,7 +13,7 @@ from builder.conversations.services import conversation_create, message_send
 from builder.knowledge import services
 from builder.knowledge.models import Document
 from tests.factories import make_bot, make_workspace, owner_of
-from tests.knowledge.services.test_documents import _wait
+from tests.support.knowledge import wait_for_document
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -64,8 +64,8 @@ def test_a_bot_answers_from_its_knowledge_base_and_cites_the_document() -> None:
     shipping = services.document_upload(
         actor=owner, knowledge_base=kb, name="shipping.md", content=b"# Shipping\nOrders ship within two business days."
     )
-    _wait(refunds, Document.Status.READY)
-    _wait(shipping, Document.Status.READY)
+    wait_for_document(refunds, Document.Status.READY)
+    wait_for_document(shipping, Document.Status.READY)
     bot = make_bot(workspace, draft=_graph(str(kb.pk)))
     bot_publish(actor=owner, bot=bot)
     bot.refresh_from_db()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from builder.knowledge.ingestion import fail_stale_ingestions
 from builder.knowledge.models import Chunk, Document, KnowledgeBase
 from builder.knowledge.selectors import searchable_documents
 from tests.factories import make_user, make_workspace, member, owner_of
+from tests.support.knowledge import wait_for_document
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,16 +36,6 @@ def _kb(**fields: Any) -> tuple[KnowledgeBase, Any]:
     return services.knowledge_base_create(actor=owner, workspace=workspace, name="Manuals", **fields), owner
 
 
-def _wait(document: Document, *statuses: str, timeout_s: float = 20.0) -> Document:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        document.refresh_from_db()
-        if document.status in statuses:
-            return document
-        time.sleep(0.05)
-    raise AssertionError(f"document stayed {document.status}")
-
-
 def _search(kb: KnowledgeBase, query: str) -> list[str]:
     allowed = searchable_documents(workspace_id=kb.workspace_id, knowledge_base_ids=[str(kb.pk)])
     hits = knowledge_index().search_text([str(kb.pk)], query, k=5, filter=SearchFilter(document_ids=list(allowed)))
@@ -58,7 +48,7 @@ def test_an_uploaded_document_is_indexed_and_searchable_in_chinese_and_english()
         actor=owner, knowledge_base=kb, name="manual.md", content=MANUAL.encode(), content_type="text/markdown"
     )
     assert document.status == Document.Status.QUEUED
-    document = _wait(document, Document.Status.READY, Document.Status.FAILED)
+    document = wait_for_document(document, Document.Status.READY, Document.Status.FAILED)
     assert document.status == Document.Status.READY, document.error
     assert document.kind == "md" and document.chunk_count == Chunk.objects.filter(document=document).count() > 1
     assert any("蓝牙" in text for text in _search(kb, "怎么配对蓝牙耳机"))
@@ -67,7 +57,7 @@ def test_an_uploaded_document_is_indexed_and_searchable_in_chinese_and_english()
 
 def test_disabled_and_deleted_documents_never_answer() -> None:
     kb, owner = _kb()
-    document = _wait(
+    document = wait_for_document(
         services.document_upload(actor=owner, knowledge_base=kb, name="a.txt", content=b"Aurora pairing guide"),
         Document.Status.READY,
     )
@@ -84,7 +74,7 @@ def test_disabled_and_deleted_documents_never_answer() -> None:
 
 def test_an_edited_chunk_is_searched_by_its_new_text() -> None:
     kb, owner = _kb()
-    document = _wait(
+    document = wait_for_document(
         services.document_upload(
             actor=owner, knowledge_base=kb, name="a.txt", content=b"The old warranty is one year."
         ),
@@ -102,7 +92,7 @@ def test_broken_files_fail_with_a_reason_and_bad_uploads_are_refused() -> None:
     broken = services.document_upload(
         actor=owner, knowledge_base=kb, name="report.pdf", content=b"%PDF-1.7\n this is not a pdf", content_type=""
     )
-    broken = _wait(broken, Document.Status.FAILED, Document.Status.READY)
+    broken = wait_for_document(broken, Document.Status.FAILED, Document.Status.READY)
     assert broken.status == Document.Status.FAILED and broken.error["code"] == "corrupt_file"
     assert _search(kb, "pdf") == []
     with pytest.raises(ValidationFailed) as empty:
