@@ -116,6 +116,10 @@ else:
             # Opening a SQLite connection runs the PRAGMAs above: keep connections between requests.
             "CONN_MAX_AGE": 600,
             "CONN_HEALTH_CHECKS": True,
+            # Tests use a file too: Django's default in-memory test database is shared-cache SQLite,
+            # where a background thread (document indexing) and a reader get "table is locked"
+            # instead of waiting, which the app's WAL file never does.
+            "TEST": {"NAME": str(VAR_DIR / "test.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
