@@ -60,7 +60,7 @@ def _static_root() -> None:
 @pytest.fixture(scope="session")
 def subprocess_database_url(django_db_setup: None) -> str | None:
     """``DATABASE_URL`` of the test database, for subprocesses; ``None`` on the embedded default,
-    whose in-memory SQLite test database cannot be shared (a subprocess gets its own file)."""
+    where a subprocess gets its own SQLite file (and migrates it) rather than the test database."""
     if settings.EMBEDDED:
         return None
     # django_db_setup has pointed the settings at the test database (test_<name>).

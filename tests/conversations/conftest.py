@@ -1,6 +1,6 @@
 """A real ASGI server (uvicorn in a thread of the test process) and helpers for chat tests.
 
-In-process on purpose: it shares the test database (pytest-django's shared in-memory SQLite, or the
+In-process on purpose: it shares the test database (the embedded SQLite test file, or the
 PostgreSQL test database) and, on the embedded default, runs bots inline on its own event loop,
 exactly as ``make run`` does. In production mode runs go to the real Celery worker fixture.
 """
