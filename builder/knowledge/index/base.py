@@ -31,9 +31,6 @@ FILTER_OVERFETCH = 4
 MIN_FILTER_FETCH = 64
 # Candidates per KNN query: pgvector's hnsw.ef_search stops at 1,000 (sqlite-vec's k at 4,096).
 MAX_FETCH = 1000
-# BM25's free parameters, fixed by SQLite FTS5's bm25(); the PostgreSQL backend uses the same.
-BM25_K1 = 1.2
-BM25_B = 0.75
 
 
 class KnowledgeIndexError(Exception):
@@ -54,6 +51,10 @@ class UnknownKnowledgeBase(KnowledgeIndexError, LookupError):
     def __init__(self, kb_ids: Iterable[str]) -> None:
         self.kb_ids = sorted(kb_ids)
         super().__init__(f"no index space for knowledge base(s) {', '.join(map(repr, self.kb_ids))}")
+
+    def __reduce__(self) -> tuple[type[UnknownKnowledgeBase], tuple[list[str]]]:
+        # Rebuilt from the ids, not the message, when pickled (Celery sends errors across processes).
+        return type(self), (self.kb_ids,)
 
 
 class IndexConfigurationError(KnowledgeIndexError):
@@ -162,7 +163,8 @@ class KnowledgeIndex(Protocol):
     def search_text(
         self, kb_ids: Collection[str], query: str, *, k: int = 10, filter: SearchFilter | None = None
     ) -> list[Hit]:
-        """The ``k`` best chunks by BM25 over the query's tokens (any token may match)."""
+        """The ``k`` best chunks by BM25 (:mod:`~builder.knowledge.index.bm25`): a chunk matches if it
+        contains any query token, except tokens in half the chunks or more when the query has others."""
         ...
 
     def search_vector(

@@ -1,15 +1,17 @@
 """The production knowledge index: PostgreSQL full text with BM25 scoring, and pgvector (HNSW).
 
-Why BM25 in SQL: ``ts_rank`` is not BM25 (no IDF, no length saturation), and a retrieval mode
-must rank the same on both backends. So the index keeps what BM25 needs and FTS5 keeps for
+Why BM25 in SQL: ``ts_rank`` is not BM25 (no IDF, no length normalisation), and a retrieval
+mode must rank the same on both backends. So the index keeps what BM25 needs and FTS5 keeps for
 itself: per chunk its length and term frequencies; per knowledge base its chunk count, total
-length and each term's document frequency (``terms``). The formula and its constants are
-SQLite FTS5's ``bm25()`` (k1 = 1.2, b = 0.75, IDF floored at 1e-6), so both backends return the
-same scores for the same chunks.
+length and each term's document frequency (``terms``). Formula and constants are FTS5's
+(:mod:`~builder.knowledge.index.bm25`), so both backends return the same scores.
 
-Full text: the tsvector is built from the analyzer's tokens with ``array_to_tsvector`` (the
-``simple`` configuration without its parser, which would re-split tokens such as Chinese words
-differently), and the query is an OR of the query's tokens; its GIN index finds the candidates.
+Full text: each chunk's tsvector is written from the analyzer's tokens, each token once with
+positions 1…n for its n occurrences (the ``simple`` configuration without its parser, which would
+re-split tokens such as Chinese words differently, and the term frequency is the number of
+positions). Its GIN index finds the chunks that contain a query term; one pass over each such
+chunk's tsvector (``setweight`` + ``ts_filter`` + ``unnest``) reads the frequencies of all query
+terms at once, and the sum is computed in SQL.
 
 Vectors: one table per knowledge base (``vectors_<space>``, ``vector(dimension)``) with an HNSW
 cosine index; pgvector 0.6 cannot build HNSW over 2,000 dimensions, so larger vectors are
@@ -35,10 +37,9 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from builder.knowledge.index import bm25
 from builder.knowledge.index.analysis import Analyzer
 from builder.knowledge.index.base import (
-    BM25_B,
-    BM25_K1,
     NO_FILTER,
     Chunk,
     Hit,
@@ -65,6 +66,9 @@ SCHEMA_VERSION = "1"
 DEFAULT_SCHEMA = "knowledge_index"
 # pgvector 0.6: "column cannot have more than 2000 dimensions for hnsw index".
 MAX_HNSW_DIMENSION = 2000
+# PostgreSQL keeps at most 256 positions of a lexeme per tsvector, so a term frequency above 256
+# counts as 256 (FTS5 counts on; BM25 has long saturated by then).
+MAX_POSITIONS = 256
 # pgvector's default hnsw.ef_search; raised to the number of candidates a filtered search wants.
 _MIN_EF_SEARCH = 40
 
@@ -88,8 +92,7 @@ _SCHEMA: tuple[LiteralString, ...] = (
         text text NOT NULL,
         metadata jsonb NOT NULL,
         length integer NOT NULL,  -- tokens, duplicates counted
-        term_freqs jsonb NOT NULL,  -- token -> occurrences
-        lexemes tsvector NOT NULL,
+        lexemes tsvector NOT NULL,  -- each token with positions 1..occurrences: its term frequency
         has_vector boolean NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS chunks_lexemes ON {s}.chunks USING gin (lexemes)",
@@ -107,22 +110,33 @@ _SCHEMA: tuple[LiteralString, ...] = (
 _HIT_COLUMNS = "c.chunk_id, c.kb_id, c.document_id, c.text, c.metadata"
 
 _SEARCH_TEXT: LiteralString = """
-WITH q AS (
+WITH q AS MATERIALIZED (
     SELECT t.kb_id, t.term,
-           GREATEST(ln((s.chunk_count - t.df + 0.5)::float8 / (t.df + 0.5)), 1e-6) AS idf,
+           GREATEST(ln((s.chunk_count - t.df + 0.5)::float8 / (t.df + 0.5)), %(min_idf)s) AS idf,
            s.total_length::float8 / s.chunk_count AS avgdl
-    FROM {s}.terms t JOIN {s}.spaces s ON s.kb_id = t.kb_id
-    WHERE t.kb_id = ANY(%(kb_ids)s) AND t.term = ANY(%(terms)s) AND t.df > 0
+    FROM unnest(%(pair_kb_ids)s::text[], %(pair_terms)s::text[]) AS p(kb_id, term)
+    JOIN {s}.terms t ON t.kb_id = p.kb_id AND t.term = p.term
+    JOIN {s}.spaces s ON s.kb_id = t.kb_id
+),
+-- The query's terms in each matching chunk with their frequencies: one pass over each chunk's
+-- tsvector (MATERIALIZED, so the planner cannot repeat it once per query term).
+matches AS MATERIALIZED (
+    SELECT c.chunk_id, c.kb_id, c.length, m.lexeme AS term, cardinality(m.positions)::float8 AS tf
+    FROM {s}.chunks c
+    CROSS JOIN LATERAL unnest(ts_filter(setweight(c.lexemes, 'A', %(terms)s::text[]), '{{a}}')) AS m
+    WHERE c.kb_id = ANY(%(kb_ids)s) AND c.lexemes @@ %(tsquery)s::tsquery {filter}
+),
+scored AS (
+    SELECT x.chunk_id,
+           SUM(q.idf * x.tf * (%(k1)s + 1) / (x.tf + %(k1)s * (1 - %(b)s + %(b)s * x.length / q.avgdl))) AS score
+    FROM matches x JOIN q ON q.kb_id = x.kb_id AND q.term = x.term
+    GROUP BY x.chunk_id
+    ORDER BY score DESC, x.chunk_id
+    LIMIT %(k)s
 )
-SELECT {columns},
-       SUM(q.idf * tf.n * (%(k1)s + 1) / (tf.n + %(k1)s * (1 - %(b)s + %(b)s * c.length / q.avgdl))) AS score
-FROM {s}.chunks c
-JOIN q ON q.kb_id = c.kb_id
-CROSS JOIN LATERAL (SELECT (c.term_freqs ->> q.term)::float8 AS n) tf
-WHERE c.kb_id = ANY(%(kb_ids)s) AND c.lexemes @@ %(tsquery)s::tsquery AND tf.n IS NOT NULL {filter}
-GROUP BY c.chunk_id
-ORDER BY score DESC, c.chunk_id
-LIMIT %(k)s
+SELECT {columns}, scored.score
+FROM scored JOIN {s}.chunks c ON c.chunk_id = scored.chunk_id
+ORDER BY scored.score DESC, c.chunk_id
 """
 
 
@@ -131,6 +145,7 @@ class _Space:
     id: int
     kb_id: str
     dimension: int | None
+    chunk_count: int
     vector_count: int
 
 
@@ -276,16 +291,34 @@ class PgKnowledgeIndex:
             spaces = self._spaces(cur, kb_list)
             if not terms or not spaces or search_filter.matches_nothing:
                 return []
+            cur.execute(
+                self._sql("SELECT kb_id, term, df FROM {s}.terms WHERE kb_id = ANY(%s) AND term = ANY(%s)"),
+                (kb_list, terms),
+            )
+            frequencies: dict[str, dict[str, int]] = defaultdict(dict)
+            for kb_id, term, df in cur.fetchall():
+                frequencies[kb_id][term] = df
+            pairs = [
+                (kb_id, term)
+                for kb_id, space in spaces.items()
+                for term in bm25.scoring_terms(terms, frequencies[kb_id], space.chunk_count)
+            ]
+            if not pairs:
+                return []
+            scored = list(dict.fromkeys(term for _, term in pairs))
             condition, params = _filter_sql(search_filter)
             cur.execute(
                 self._sql(_SEARCH_TEXT, columns=sql.SQL(_HIT_COLUMNS), filter=condition),
                 {
                     **params,
                     "kb_ids": kb_list,
-                    "terms": terms,
-                    "tsquery": " | ".join(_tsquery_lexeme(term) for term in terms),
-                    "k1": BM25_K1,
-                    "b": BM25_B,
+                    "pair_kb_ids": [kb_id for kb_id, _ in pairs],
+                    "pair_terms": [term for _, term in pairs],
+                    "terms": scored,
+                    "tsquery": " | ".join(_tsquery_lexeme(term) for term in scored),
+                    "min_idf": bm25.MIN_IDF,
+                    "k1": bm25.K1,
+                    "b": bm25.B,
                     "k": k,
                 },
             )
@@ -361,6 +394,16 @@ class PgKnowledgeIndex:
                     ) from exc
             for statement in _SCHEMA:
                 cur.execute(self._sql(statement))
+            # Keep the tsvector in the row (compressed if need be) and move the text out first:
+            # scoring reads the tsvector of every candidate, and a TOAST fetch each time tripled
+            # the cost. (ALTER only once: it locks the table.)
+            cur.execute(
+                "SELECT attstorage FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'lexemes'",
+                (f"{sql.Identifier(self.schema).as_string(cur)}.chunks",),
+            )
+            row = cur.fetchone()
+            if row is not None and row[0] != "m":
+                cur.execute(self._sql("ALTER TABLE {s}.chunks ALTER COLUMN lexemes SET STORAGE MAIN"))
             cur.execute(self._sql("SELECT key, value FROM {s}.meta"))
             meta = dict(cur.fetchall())
             if not meta:
@@ -385,7 +428,10 @@ class PgKnowledgeIndex:
 
     def _spaces(self, cur: Cursor, kb_ids: Collection[str], *, lock: bool = False) -> dict[str, _Space]:
         # Locking in kb_id order: two writers that need the same knowledge bases cannot deadlock.
-        query = "SELECT id, kb_id, dimension, vector_count FROM {s}.spaces WHERE kb_id = ANY(%s) ORDER BY kb_id"
+        query = (
+            "SELECT id, kb_id, dimension, chunk_count, vector_count FROM {s}.spaces "
+            "WHERE kb_id = ANY(%s) ORDER BY kb_id"
+        )
         cur.execute(self._sql(query + " FOR UPDATE" if lock else query), (sorted(kb_ids),))
         spaces = {row[1]: _Space(*row) for row in cur.fetchall()}
         missing = set(kb_ids) - spaces.keys()
@@ -396,8 +442,8 @@ class PgKnowledgeIndex:
     def _insert(self, cur: Cursor, spaces: Mapping[str, _Space], prepared: Sequence[PreparedChunk]) -> None:
         cur.executemany(
             self._sql(
-                "INSERT INTO {s}.chunks (chunk_id, kb_id, document_id, text, metadata, length, term_freqs, lexemes, "
-                "has_vector) VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s::jsonb, array_to_tsvector(%s::text[]), %s)"
+                "INSERT INTO {s}.chunks (chunk_id, kb_id, document_id, text, metadata, length, lexemes, has_vector) "
+                "VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s::tsvector, %s)"
             ),
             [
                 (
@@ -407,8 +453,7 @@ class PgKnowledgeIndex:
                     item.chunk.text,
                     item.metadata_json,
                     len(item.tokens),
-                    json.dumps(item.term_freqs, ensure_ascii=False),
-                    list(item.term_freqs),
+                    _tsvector_literal(item.term_freqs),
                     item.vector is not None,
                 )
                 for item in prepared
@@ -469,7 +514,7 @@ class PgKnowledgeIndex:
             sql.SQL(
                 "UPDATE {s}.terms t SET df = t.df - g.n FROM ("
                 "SELECT c.kb_id, k.term, count(*) AS n FROM {s}.chunks c "
-                "CROSS JOIN LATERAL jsonb_object_keys(c.term_freqs) AS k(term) WHERE {condition} GROUP BY 1, 2"
+                "CROSS JOIN LATERAL unnest(tsvector_to_array(c.lexemes)) AS k(term) WHERE {condition} GROUP BY 1, 2"
                 ") g WHERE t.kb_id = g.kb_id AND t.term = g.term"
             ).format(s=self._s, condition=condition),
             params,
@@ -539,8 +584,21 @@ def _filter_sql(search_filter: SearchFilter) -> tuple[sql.SQL, dict[str, Any]]:
     return sql.SQL(" ".join(conditions)), params
 
 
+def _tsvector_literal(term_freqs: Mapping[str, int]) -> str:
+    """Each term once, with positions 1…n for n occurrences: the tsvector stores what BM25 needs
+    (a term's frequency is its number of positions) and is taken as written, with no parser."""
+    return " ".join(
+        f"{_quoted(term)}:{','.join(map(str, range(1, min(count, MAX_POSITIONS) + 1)))}"
+        for term, count in term_freqs.items()
+    )
+
+
 def _tsquery_lexeme(term: str) -> str:
     """A term as a quoted tsquery lexeme, taken as-is (no parser, no normalisation)."""
+    return _quoted(term)
+
+
+def _quoted(term: str) -> str:
     return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
 
 

@@ -1,10 +1,13 @@
 """The embedded knowledge index: one SQLite file with FTS5 (BM25) and sqlite-vec (cosine KNN).
 
-Layout: ``chunks`` holds every chunk's text and metadata; each knowledge base ("space") gets its
-own FTS5 table ``fts_<space>`` and, in high-quality mode, its own ``vec0`` table ``vec_<space>``,
-both keyed by the chunk's integer rowid. Per-space tables give each knowledge base its own BM25
+Layout: ``chunks`` holds every chunk's ids and metadata, ``chunk_texts`` its text (apart, so
+that ``chunks`` stays narrow: ranking joins it once per matching chunk, and at 100k chunks the
+text inline doubled the cost of that join); each knowledge base ("space") gets its own FTS5
+table ``fts_<space>`` and, in high-quality mode, its own ``vec0`` table ``vec_<space>``, all
+keyed by the chunk's integer rowid. Per-space tables give each knowledge base its own BM25
 statistics (document frequency and average length are those of the knowledge base, as in the
-PostgreSQL backend) and its own vector dimension.
+PostgreSQL backend) and its own vector dimension. ``terms`` and ``spaces.chunk_count`` keep the
+document frequencies :func:`~builder.knowledge.index.bm25.scoring_terms` needs at query time.
 
 Threads: one connection per thread. WAL lets readers run while a batch is written, which a
 single shared connection behind a lock would serialise; writers queue on SQLite's own lock
@@ -18,7 +21,7 @@ import os
 import sqlite3
 import struct
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,6 +53,7 @@ from builder.knowledge.index.base import (
     prepare_chunks,
     query_terms,
 )
+from builder.knowledge.index.bm25 import scoring_terms
 
 SCHEMA_VERSION = "1"
 
@@ -59,23 +63,33 @@ _SCHEMA = (
         id INTEGER PRIMARY KEY,  -- names the space's tables: fts_<id>, vec_<id>
         kb_id TEXT NOT NULL UNIQUE,
         dimension INTEGER,  -- NULL: economical mode, no vector table
+        chunk_count INTEGER NOT NULL DEFAULT 0,
         vector_count INTEGER NOT NULL DEFAULT 0
     )""",
     """CREATE TABLE IF NOT EXISTS chunks (
-        id INTEGER PRIMARY KEY,  -- the rowid of the chunk in fts_<space> and vec_<space>
+        id INTEGER PRIMARY KEY,  -- the rowid of the chunk in chunk_texts, fts_<space> and vec_<space>
         chunk_id TEXT NOT NULL UNIQUE,
         kb_id TEXT NOT NULL,
         document_id TEXT NOT NULL,
-        text TEXT NOT NULL,
         metadata TEXT NOT NULL,  -- a JSON object
         has_vector INTEGER NOT NULL
     )""",
+    "CREATE TABLE IF NOT EXISTS chunk_texts (id INTEGER PRIMARY KEY, text TEXT NOT NULL)",
+    # Chunks of the space that contain the term (see bm25.scoring_terms). FTS5 can count them
+    # (fts5vocab) but walks the term's whole doclist to do it: 10+ ms a query at 100k chunks.
+    """CREATE TABLE IF NOT EXISTS terms (
+        space_id INTEGER NOT NULL,
+        term TEXT NOT NULL,
+        df INTEGER NOT NULL,
+        PRIMARY KEY (space_id, term)
+    ) WITHOUT ROWID""",
     "CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks (kb_id, document_id)",
 )
 # Tokens come pre-analysed and space-joined. unicode61 splits them only at spaces (they hold
 # letters and digits only); remove_diacritics 0 because the analyzer already normalised them.
 _FTS_TOKENIZER = "unicode61 remove_diacritics 0"
-_HIT_COLUMNS = "c.chunk_id, c.kb_id, c.document_id, c.text, c.metadata"
+_HIT_COLUMNS = "c.chunk_id, c.kb_id, c.document_id, t.text, c.metadata"
+_TEXT_JOIN = "JOIN chunk_texts t ON t.id = c.id"
 
 
 def sqlite_driver() -> ModuleType:
@@ -97,6 +111,7 @@ class _Space:
     id: int
     kb_id: str
     dimension: int | None
+    chunk_count: int
     vector_count: int
 
 
@@ -146,7 +161,9 @@ class SqliteKnowledgeIndex:
             row = db.execute("SELECT id FROM spaces WHERE kb_id = ?", (kb_id,)).fetchone()
             if row is None:
                 return
+            db.execute("DELETE FROM chunk_texts WHERE id IN (SELECT id FROM chunks WHERE kb_id = ?)", (kb_id,))
             db.execute("DELETE FROM chunks WHERE kb_id = ?", (kb_id,))
+            db.execute("DELETE FROM terms WHERE space_id = ?", (row[0],))
             db.execute(f"DROP TABLE fts_{row[0]}")
             db.execute(f"DROP TABLE IF EXISTS vec_{row[0]}")
             db.execute("DELETE FROM spaces WHERE id = ?", (row[0],))
@@ -171,20 +188,21 @@ class SqliteKnowledgeIndex:
             first_id = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM chunks").fetchone()[0]
             rows = list(enumerate(prepared, start=first_id))
             db.executemany(
-                "INSERT INTO chunks (id, chunk_id, kb_id, document_id, text, metadata, has_vector) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO chunks (id, chunk_id, kb_id, document_id, metadata, has_vector) VALUES (?, ?, ?, ?, ?, ?)",
                 [
                     (
                         rowid,
                         item.chunk.id,
                         item.chunk.kb_id,
                         item.chunk.document_id,
-                        item.chunk.text,
                         item.metadata_json,
                         item.vector is not None,
                     )
                     for rowid, item in rows
                 ],
+            )
+            db.executemany(
+                "INSERT INTO chunk_texts (id, text) VALUES (?, ?)", [(rowid, item.chunk.text) for rowid, item in rows]
             )
             by_space = defaultdict(list)
             for rowid, item in rows:
@@ -197,9 +215,16 @@ class SqliteKnowledgeIndex:
                 vectors = [(rowid, _float32(item.vector)) for rowid, item in space_rows if item.vector is not None]
                 if vectors:
                     db.executemany(f"INSERT INTO vec_{space_id} (rowid, embedding) VALUES (?, ?)", vectors)
-                    db.execute(
-                        "UPDATE spaces SET vector_count = vector_count + ? WHERE id = ?", (len(vectors), space_id)
-                    )
+                db.execute(
+                    "UPDATE spaces SET chunk_count = chunk_count + ?, vector_count = vector_count + ? WHERE id = ?",
+                    (len(space_rows), len(vectors), space_id),
+                )
+                frequencies = Counter(term for _, item in space_rows for term in item.term_freqs)
+                db.executemany(
+                    "INSERT INTO terms (space_id, term, df) VALUES (?, ?, ?) "
+                    "ON CONFLICT (space_id, term) DO UPDATE SET df = df + excluded.df",
+                    [(space_id, term, count) for term, count in frequencies.items()],
+                )
 
     def delete_chunks(self, chunk_ids: Collection[str]) -> int:
         if isinstance(chunk_ids, str):
@@ -228,15 +253,27 @@ class SqliteKnowledgeIndex:
             if not terms or not spaces or search_filter.matches_nothing:
                 return []
             where, params = _filter_sql(search_filter)
-            # FTS5's bm25() is negative, lower is better; negated so every score grows with relevance.
-            selects = [
-                f"SELECT {_HIT_COLUMNS}, -bm25(fts_{space.id}) AS score "
-                f"FROM fts_{space.id} JOIN chunks c ON c.id = fts_{space.id}.rowid "
-                f"WHERE fts_{space.id} MATCH :match{where}"
-                for space in spaces.values()
-            ]
-            params.update(match=" OR ".join(_fts_phrase(term) for term in terms), k=k)
-            rows = db.execute(" UNION ALL ".join(selects) + " ORDER BY score DESC, chunk_id LIMIT :k", params)
+            selects = []
+            for space in spaces.values():
+                scored = scoring_terms(terms, self._document_frequency(db, space, terms), space.chunk_count)
+                if scored:
+                    # FTS5's bm25() is negative, lower is better; negated so every score grows with relevance.
+                    selects.append(
+                        f"SELECT c.id, c.chunk_id, -bm25(fts_{space.id}) AS score "
+                        f"FROM fts_{space.id} JOIN chunks c ON c.id = fts_{space.id}.rowid "
+                        f"WHERE fts_{space.id} MATCH :match{space.id}{where}"
+                    )
+                    params[f"match{space.id}"] = " OR ".join(_fts_phrase(term) for term in scored)
+            if not selects:
+                return []
+            params["k"] = k
+            # Rank first, then read the text of the k best only.
+            rows = db.execute(
+                f"WITH ranked AS ({' UNION ALL '.join(selects)} ORDER BY score DESC, chunk_id LIMIT :k) "
+                f"SELECT {_HIT_COLUMNS}, ranked.score FROM ranked JOIN chunks c ON c.id = ranked.id {_TEXT_JOIN} "
+                "ORDER BY ranked.score DESC, c.chunk_id",
+                params,
+            )
             return [_hit(row) for row in rows]
 
     def search_vector(
@@ -319,6 +356,9 @@ class SqliteKnowledgeIndex:
             sqlite_vec.load(connection)
             connection.enable_load_extension(False)
             connection.execute("PRAGMA journal_mode = WAL")
+            # 64 MB of page cache (default 2 MB): ranking visits FTS doclists and the chunks table
+            # all over; at 100k chunks a small cache made every visit a read() from the OS.
+            connection.execute("PRAGMA cache_size = -65536")
         except self._driver.Error as exc:
             connection.close()
             raise IndexConfigurationError(f"cannot open {self.path} with sqlite-vec: {exc}") from exc
@@ -351,7 +391,7 @@ class SqliteKnowledgeIndex:
 
     def _spaces(self, db: sqlite3.Connection, kb_ids: Collection[str]) -> dict[str, _Space]:
         rows = db.execute(
-            "SELECT id, kb_id, dimension, vector_count FROM spaces "
+            "SELECT id, kb_id, dimension, chunk_count, vector_count FROM spaces "
             "WHERE kb_id IN (SELECT value FROM json_each(?)) ORDER BY kb_id",
             (json.dumps(list(kb_ids)),),
         ).fetchall()
@@ -360,6 +400,13 @@ class SqliteKnowledgeIndex:
         if missing:
             raise UnknownKnowledgeBase(missing)
         return spaces
+
+    def _document_frequency(self, db: sqlite3.Connection, space: _Space, terms: Sequence[str]) -> dict[str, int]:
+        rows = db.execute(
+            "SELECT term, df FROM terms WHERE space_id = ? AND term IN (SELECT value FROM json_each(?))",
+            (space.id, json.dumps(list(terms))),
+        )
+        return dict(rows.fetchall())
 
     def _remove(self, db: sqlite3.Connection, where: str, params: Sequence[Any]) -> int:
         """Delete the chunks ``where`` selects (over ``chunks c``) from every table; returns the count."""
@@ -370,16 +417,29 @@ class SqliteKnowledgeIndex:
         for rowid, space_id, has_vector in rows:
             by_space[space_id].append((rowid, bool(has_vector)))
         for space_id, space_rows in by_space.items():
+            self._forget_terms(db, space_id, [rowid for rowid, _ in space_rows])
             # Point deletes: a virtual table does not use an index for ``rowid IN (…)``.
             db.executemany(f"DELETE FROM fts_{space_id} WHERE rowid = ?", [(rowid,) for rowid, _ in space_rows])
             with_vector = [(rowid,) for rowid, has_vector in space_rows if has_vector]
             if with_vector:
                 db.executemany(f"DELETE FROM vec_{space_id} WHERE rowid = ?", with_vector)
-                db.execute(
-                    "UPDATE spaces SET vector_count = vector_count - ? WHERE id = ?", (len(with_vector), space_id)
-                )
+            db.execute(
+                "UPDATE spaces SET chunk_count = chunk_count - ?, vector_count = vector_count - ? WHERE id = ?",
+                (len(space_rows), len(with_vector), space_id),
+            )
+        db.executemany("DELETE FROM chunk_texts WHERE id = ?", [(row[0],) for row in rows])
         db.executemany("DELETE FROM chunks WHERE id = ?", [(row[0],) for row in rows])
         return len(rows)
+
+    def _forget_terms(self, db: sqlite3.Connection, space_id: int, rowids: Sequence[int]) -> None:
+        """Take the chunks' terms out of the space's document frequencies (before they leave FTS)."""
+        frequencies: Counter[str] = Counter()
+        for rowid in rowids:  # point lookups, as in _remove
+            row = db.execute(f"SELECT tokens FROM fts_{space_id} WHERE rowid = ?", (rowid,)).fetchone()
+            frequencies.update(set(row[0].split()))
+        rows = [(count, space_id, term) for term, count in frequencies.items()]
+        db.executemany("UPDATE terms SET df = df - ? WHERE space_id = ? AND term = ?", rows)
+        db.executemany("DELETE FROM terms WHERE space_id = ? AND term = ? AND df <= 0", [row[1:] for row in rows])
 
     def _nearest(
         self, db: sqlite3.Connection, space: _Space, blob: bytes, search_filter: SearchFilter, fetch: int
@@ -389,7 +449,7 @@ class SqliteKnowledgeIndex:
         rows = db.execute(
             f"WITH knn AS MATERIALIZED (SELECT rowid, distance FROM vec_{space.id} WHERE embedding MATCH :vector "
             f"AND k = :fetch) SELECT {_HIT_COLUMNS}, 1 - knn.distance AS score "
-            f"FROM knn JOIN chunks c ON c.id = knn.rowid WHERE 1{where} ORDER BY score DESC, c.chunk_id",
+            f"FROM knn JOIN chunks c ON c.id = knn.rowid {_TEXT_JOIN} WHERE 1{where} ORDER BY score DESC, c.chunk_id",
             {**params, "vector": blob, "fetch": min(fetch, max(space.vector_count, 1))},
         )
         return [_hit(row) for row in rows]
@@ -400,7 +460,7 @@ class SqliteKnowledgeIndex:
         where, params = _filter_sql(search_filter)
         rows = db.execute(
             f"SELECT {_HIT_COLUMNS}, 1 - vec_distance_cosine(v.embedding, :vector) AS score "
-            f"FROM chunks c JOIN vec_{space.id} v ON v.rowid = c.id "
+            f"FROM chunks c JOIN vec_{space.id} v ON v.rowid = c.id {_TEXT_JOIN} "
             f"WHERE c.kb_id = :kb_id AND c.has_vector{where} ORDER BY score DESC, c.chunk_id LIMIT :k",
             {**params, "vector": blob, "kb_id": space.kb_id, "k": k},
         )

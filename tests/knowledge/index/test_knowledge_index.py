@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 import threading
 from collections import Counter
 from collections.abc import Sequence
@@ -100,24 +101,47 @@ def test_mixed_chinese_english_and_numbers(open_index: OpenIndex, analyzer: Anal
 
 def test_a_rare_term_outranks_a_common_one(index: KnowledgeIndex) -> None:
     index.create_space("kb", dimension=None)
-    common = [chunk(f"report-{n}", f"Quarterly report number {n} about sales.") for n in range(8)]
-    index.upsert([*common, chunk("zebra", "The zebra report."), chunk("report-again", "Report, report, report.")])
+    reports = [chunk(f"report-{n}", f"Quarterly report number {n} about sales.") for n in range(2)]
+    minutes = [chunk(f"minutes-{n}", f"Minutes of board meeting {n}.") for n in range(5)]
+    index.upsert(
+        [*reports, *minutes, chunk("zebra", "The zebra report."), chunk("report-again", "Report, report, report.")]
+    )
 
     hits = index.search_text(["kb"], "report zebra")
 
-    assert hits[0].chunk_id == "zebra"
     # Term frequency counts, but saturates: the chunk saying "report" three times comes next.
-    assert hits[1].chunk_id == "report-again"
-    assert hits[0].score > hits[1].score > hits[2].score
+    assert ids(hits) == ["zebra", "report-again", "report-0", "report-1"]
+    assert hits[0].score > hits[1].score > hits[2].score == hits[3].score
+
+
+def test_words_in_half_the_chunks_only_rank_when_nothing_else_matches(index: KnowledgeIndex) -> None:
+    index.create_space("kb", dimension=None)
+    index.upsert(
+        [
+            chunk("zebra", "the zebra"),
+            chunk("the-twice", "the the end"),
+            chunk("the-once", "the long and winding end"),
+            chunk("other", "nothing here"),
+        ]
+    )
+
+    # BM25 gives "the" (in 3 of 4 chunks) no weight: only the chunk with "zebra" answers.
+    assert ids(index.search_text(["kb"], "the zebra")) == ["zebra"]
+    # A query of common words only still ranks by them (frequency, then length).
+    assert ids(index.search_text(["kb"], "the")) == ["the-twice", "zebra", "the-once"]
 
 
 def bm25_reference(corpus: Sequence[Chunk], query: str, analyzer: Analyzer) -> dict[str, float]:
-    """Okapi BM25 as SQLite FTS5's bm25() computes it (k1 = 1.2, b = 0.75, IDF floored at 1e-6)."""
+    """Okapi BM25 as SQLite FTS5's bm25() computes it (k1 = 1.2, b = 0.75, IDF floored at 1e-6),
+    over the query terms in fewer than half of the chunks (all of them if there are none)."""
     documents = {c.id: analyze(c.text, analyzer) for c in corpus}
     average = sum(map(len, documents.values())) / len(documents)
+    frequency = Counter(term for tokens in documents.values() for term in set(tokens))
+    terms = [term for term in dict.fromkeys(analyze(query, analyzer)) if frequency[term]]
+    terms = [term for term in terms if 2 * frequency[term] < len(documents)] or terms
     scores: dict[str, float] = {}
-    for term in dict.fromkeys(analyze(query, analyzer)):
-        containing = sum(1 for tokens in documents.values() if term in tokens)
+    for term in terms:
+        containing = frequency[term]
         idf = max(math.log((len(documents) - containing + 0.5) / (containing + 0.5)), 1e-6)
         for chunk_id, tokens in documents.items():
             tf = tokens.count(term)
@@ -438,3 +462,11 @@ def test_vectors_larger_than_an_hnsw_index_allows_are_searched_exactly(index: Kn
     query = [0.0] * dimension
     query[3] = 1.0
     assert ids(index.search_vector(["kb"], query, k=2))[0] == "c3"
+
+
+def test_an_unknown_knowledge_base_error_survives_pickling() -> None:
+    error = pickle.loads(pickle.dumps(UnknownKnowledgeBase(["b", "a"])))
+
+    assert isinstance(error, UnknownKnowledgeBase)
+    assert error.kb_ids == ["a", "b"]
+    assert str(error) == "no index space for knowledge base(s) 'a', 'b'"
