@@ -174,6 +174,10 @@ def bot_version_restore(*, actor: Actor, bot: Bot, version: BotVersion, revision
 
 def bot_delete(*, actor: Actor, bot: Bot) -> None:
     check_bot_permission(actor=actor, bot=bot, action=Action.BOT_DELETE)
+    # The database drops the bot's memories with it; the search index's copies go first.
+    from builder.memory.services import bot_memory_delete
+
+    bot_memory_delete(bot=bot)
     bot.delete()
 
 

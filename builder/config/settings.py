@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "builder.llm",
     "builder.conversations",
     "builder.knowledge",
+    "builder.memory",
 ]
 
 # Django's own middleware with their non-blocking hooks run on the event loop (builder/core/middleware.py).
@@ -245,6 +246,9 @@ SPECTACULAR_SETTINGS = {
         "WorkspaceRoleEnum": "builder.accounts.roles.Role",
         "BotRoleEnum": "builder.accounts.roles.BotRole",
         "ApiKeyRoleEnum": "builder.accounts.roles.API_KEY_ROLES",
+        "FactKindEnum": "builder.memory.models.FACT_KINDS",
+        # Named explicitly since memory facts have a "kind" too (the name it always had).
+        "KindEnum": "builder.llm.providers.ProviderKind",
     },
 }
 

@@ -22,6 +22,7 @@ from builder.conversations.models import Run
 from builder.conversations.wiring import graph_runner, runtime_services
 from builder.engine.runtime.runner import RunRequest
 from builder.llm.models import ModelProvider
+from builder.memory.turns import TurnMemory
 
 logger = logging.getLogger(__name__)
 HEARTBEAT_INTERVAL_S = 2.0
@@ -63,12 +64,13 @@ async def execute_run(run_id: str, *, resume: Any = None) -> None:
     heartbeat = asyncio.create_task(_heartbeat(run, sink, cancel))
     try:
         runner = await graph_runner(run)
+        memory = await TurnMemory.load(run, runner.graph)
         request = RunRequest(
             run_id=run_id,
             thread_id=run_id,
             query=run.query,
             sys={
-                "user_id": run.conversation.end_user_id or str(run.conversation.user_id or ""),
+                "user_id": memory.end_user_id,
                 "conversation_id": str(run.conversation_id),
                 "files": [],
                 "now": timezone.now().isoformat(),
@@ -76,13 +78,15 @@ async def execute_run(run_id: str, *, resume: Any = None) -> None:
                 "persona": runner.graph.settings.persona,
             },
             conv=dict(run.conversation.variables),
+            user=memory.user,
             first_seq=run.last_seq + 1,
         )
-        services = runtime_services(run, runner, providers)
+        services = runtime_services(run, runner, providers, end_user_memory=True)
         outcome = await runner.run(request, sink.emit, resume=resume, cancel=cancel, services=services)
         if outcome.conv != run.conversation.variables:
             run.conversation.variables = outcome.conv
             await run.conversation.asave(update_fields=["variables", "updated_at"])
+        await memory.after_run(outcome)
     except Exception as exc:  # the engine reports node errors as events; this is a bug or an outage
         logger.exception("run %s crashed", run_id)
         await sink.fail("internal_error", f"The run stopped unexpectedly: {type(exc).__name__}")

@@ -27,6 +27,10 @@ class Conversation(BaseModel):
     end_user_id = models.CharField(max_length=200, blank=True)
     title = models.CharField(_("title"), max_length=200, blank=True)
     variables: models.JSONField[Any, Any] = models.JSONField(default=dict)
+    # The running summary of the turns older than the llm nodes' memory windows (memory_summary),
+    # and the created_at of the newest message it covers: each run folds in only the turns after it.
+    summary = models.TextField(_("summary"), blank=True)
+    summary_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-updated_at"]

@@ -35,6 +35,8 @@ from builder.engine.values import ModelChoice
 from builder.knowledge.retriever import WorkspaceKnowledge
 from builder.llm.chat_models import WorkspaceChatModels
 from builder.llm.models import ModelProvider
+from builder.memory.models import end_user_id_of
+from builder.memory.recall import EndUserMemory
 
 CACHE_SIZE = 256
 _runners: OrderedDict[tuple[str, int], GraphRunner] = OrderedDict()
@@ -76,9 +78,16 @@ def _workspace_chat_models(
     return _remember(cache, key, WorkspaceChatModels(providers, bot_model=choice))  # type: ignore[no-any-return]
 
 
-def runtime_services(run: Run, runner: GraphRunner, providers: list[ModelProvider]) -> RuntimeServices:
-    """The services of one run; ``providers`` are the workspace's model providers, loaded with the run."""
+def runtime_services(
+    run: Run, runner: GraphRunner, providers: list[ModelProvider], *, end_user_memory: bool = False
+) -> RuntimeServices:
+    """The services of one run; ``providers`` are the workspace's model providers, loaded with the run.
+
+    ``end_user_memory``: ``runner`` runs the run's own bot, whose long-term memory of the end user
+    nodes may recall (never for a sub-bot: what one bot remembers is not another's).
+    """
     bot_model = runner.graph.settings.model
+    end_user = end_user_id_of(run.conversation) if end_user_memory else ""
     return RuntimeServices(
         chat_models=_workspace_chat_models(
             run.bot.workspace_id, providers, bot_model.model_dump(mode="json") if bot_model else None
@@ -88,6 +97,7 @@ def runtime_services(run: Run, runner: GraphRunner, providers: list[ModelProvide
         memory=ConversationWindow(run.conversation_id, run.pk),
         knowledge=WorkspaceKnowledge(run.bot.workspace_id),
         sub_bots=PublishedBotRunner(run, providers),
+        long_term_memory=EndUserMemory.for_bot(run.bot_id, end_user, runner.graph.settings),
     )
 
 

@@ -114,6 +114,15 @@ class Variable(StrictModel):
         return SCOPE_PREFIXES[self.scope]
 
 
+class MemorySettings(StrictModel):
+    """Long-term memory: facts about each end user, learned after their turns and kept across
+    conversations (llm and agent nodes recall them with ``long_term_memory``)."""
+
+    enabled: bool = False
+    # Extract facts with the bot's default model (better, costs tokens); otherwise rules (English, Chinese).
+    llm_extraction: bool = False
+
+
 class Settings(StrictModel):
     """Bot-wide settings; every field has a default so ``{}`` is valid."""
 
@@ -126,6 +135,7 @@ class Settings(StrictModel):
         default_factory=list, max_length=10
     )
     locale: Literal["en", "zh-Hans"] | None = None
+    memory: MemorySettings = Field(default_factory=MemorySettings)
 
 
 class BotGraph(BaseModel):

@@ -6,7 +6,9 @@ rounds of tool calls it gets one last call, without tools, to answer from what i
 
 Plugin tools are described to the model by the tool service when it implements ``ToolCatalog``
 (name, description, input JSON Schema); otherwise they take free-form arguments. Knowledge bases
-are one ``search_knowledge`` tool; each bot is an ``ask_bot_<n>`` tool taking a question.
+are one ``search_knowledge`` tool; each bot is an ``ask_bot_<n>`` tool taking a question. User
+variables listed in ``user_variables`` are one ``set_user_variable`` tool, so the model can remember
+what it learns about the user (the runtime checks and converts the value to the declared type).
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ from pydantic import Field
 
 from builder.engine.i18n import gettext_noop
 from builder.engine.nodes.base import ModelNodeConfig, NodeSpec
+from builder.engine.nodes.long_term_memory import (
+    USER_VARIABLE_TOOL,
+    UserVariableChoice,
+    remembered,
+    with_memories,
+)
 from builder.engine.nodes.model_calls import ModelCaller, as_text, node_error, sys_value, system_prompt
 from builder.engine.nodes.registry import register
 from builder.engine.runtime.contract import NodeContext, NodeError, NodeResult
@@ -69,6 +77,11 @@ class AgentConfig(ModelNodeConfig):
     knowledge_bases: list[ResourceId] = Field(default_factory=list, max_length=50)
     bots: list[ResourceId] = Field(default_factory=list, max_length=20)
     max_iterations: int = Field(default=10, ge=1, le=50)
+    # Add what the bot remembers about the user (the facts most relevant to the query) to the instructions.
+    long_term_memory: bool = False
+    memory_recall_k: int = Field(default=5, ge=1, le=20)
+    # User variables the model may set with the set_user_variable tool.
+    user_variables: list[UserVariableChoice] = Field(default_factory=list, max_length=50)
 
 
 @register
@@ -83,6 +96,8 @@ class AgentNode(NodeSpec[AgentConfig]):
     async def run(self, config: AgentConfig, ctx: NodeContext) -> NodeResult:
         instructions = system_prompt(ctx, config.instructions)
         query = ctx.render(config.query).strip() if config.query.strip() else as_text(sys_value(ctx, "query"))
+        memories = await remembered(ctx, query, config.memory_recall_k) if config.long_term_memory else []
+        instructions = with_memories(ctx, instructions, memories)
         tools = await _agent_tools(config, ctx)
         by_name = {tool.name: tool for tool in tools}
         schemas = [tool.schema() for tool in tools]
@@ -116,11 +131,10 @@ class AgentNode(NodeSpec[AgentConfig]):
             lead = _separator(said)
             final = await caller.chat([*_transcript(messages), HumanMessage(_LAST_CALL)], lead=lead)
             said.append(lead + final.text if final.text else "")
-        return NodeResult(
-            outputs={"text": "".join(said), "tool_calls": calls},
-            usage=caller.usage,
-            inputs={"instructions": instructions, "query": query, "tools": sorted(by_name)},
-        )
+        inputs: dict[str, Any] = {"instructions": instructions, "query": query, "tools": sorted(by_name)}
+        if config.long_term_memory:
+            inputs["long_term_memory"] = memories
+        return NodeResult(outputs={"text": "".join(said), "tool_calls": calls}, usage=caller.usage, inputs=inputs)
 
 
 def _separator(said: list[str]) -> str:
@@ -240,7 +254,42 @@ async def _agent_tools(config: AgentConfig, ctx: NodeContext) -> list[_AgentTool
                 invoke=ask,
             )
         )
+
+    if config.user_variables:
+        names = list(dict.fromkeys(choice.name for choice in config.user_variables))
+        tools.append(_user_variable_tool(ctx, names, taken))
     return tools
+
+
+def _user_variable_tool(ctx: NodeContext, names: list[str], taken: set[str]) -> _AgentTool:
+    """``set_user_variable(name, value)`` over the listed user variables; kept across conversations."""
+
+    async def set_variable(args: dict[str, Any]) -> Any:
+        name = as_text(args.get("name"))
+        if name not in names:
+            raise NodeError("unknown_variable", f"There is no user variable {name!r}; use one of {', '.join(names)}.")
+        # Checked against the declared variable and converted to its type (or a NodeError the model sees).
+        ctx.set_variable("user", name, args.get("value"))
+        return {"saved": name}
+
+    return _AgentTool(
+        name=_tool_name(USER_VARIABLE_TOOL, taken),
+        description=(
+            "Remember something about the user for this and later conversations by setting one of "
+            f"their variables: {', '.join(names)}."
+        ),
+        parameters={
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "enum": names, "description": "The variable to set."},
+                "value": {"description": "Its new value."},
+            },
+            "required": ["name", "value"],
+        },
+        kind="user_variable",
+        target=",".join(names),
+        invoke=set_variable,
+    )
 
 
 async def _run_tool(ctx: NodeContext, tools: Mapping[str, _AgentTool], call: Mapping[str, Any]) -> dict[str, Any]:

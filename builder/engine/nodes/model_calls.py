@@ -7,6 +7,9 @@
   ``{"text": ...}``, sums token usage and cost, maps provider failures to ``NodeError`` codes and,
   when the primary model fails in a way another model may not, switches once to the node's
   ``fallback_model``.
+- ``conversation_history``: the window of recent turns and the running summary of the turns before
+  it (the llm node's ``memory_window`` and ``memory_summary``), the summary folded forward one run
+  at a time with only the turns that have just left the window.
 
 Streaming goes through a LangChain callback handler rather than ``astream`` so the same path
 serves plain text, tool calling and structured output (whose runnables do not stream the raw
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
 from langchain_core.callbacks import AsyncCallbackHandler
@@ -28,10 +31,10 @@ from langchain_core.exceptions import (
     ModelTimeoutError,
     OutputParserException,
 )
-from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from builder.engine.i18n import gettext_noop
-from builder.engine.runtime.contract import NodeContext, NodeError, Usage
+from builder.engine.runtime.contract import ConversationHistory, NodeContext, NodeError, Usage
 from builder.engine.values import Ref
 
 if TYPE_CHECKING:
@@ -373,13 +376,6 @@ def system_prompt(ctx: NodeContext, own: str) -> str:
     return ctx.render(template).strip() if isinstance(template, str) and template.strip() else ""
 
 
-async def conversation_history(ctx: NodeContext, window: int) -> list[BaseMessage]:
-    """The last ``window`` turns; a run outside a conversation (no memory service) has none."""
-    if window <= 0 or ctx.services.memory is None:
-        return []
-    return list(await ctx.services.memory.recent_messages(window))
-
-
 def image_urls(files: Any) -> list[str]:
     """The images among ``sys.files``: URLs, or file objects with a ``url`` and an image type."""
     urls: list[str] = []
@@ -407,3 +403,116 @@ def user_content(text: str, images: Sequence[str]) -> str | list[str | dict[Any,
     if not images:
         return text
     return [{"type": "text", "text": text}, *({"type": "image", "url": url} for url in images)]
+
+
+# --- conversation memory --------------------------------------------------------------------------
+
+# Turns folded into the running summary per run, at most: a long chat that has just switched the
+# summary on catches up over a few turns rather than in one call no model could read.
+SUMMARY_BATCH_TURNS: Final = 20
+# What one summarisation call reads of the new turns, at most (one message at least), and of any one message.
+SUMMARY_INPUT_CHARS: Final = 24_000
+SUMMARY_MESSAGE_CHARS: Final = 4_000
+SUMMARY_HEADING: Final = "Summary of the earlier conversation:"
+SUMMARY_INSTRUCTIONS: Final = (
+    "You keep the running summary of a conversation between a user and an assistant, so that the "
+    "assistant still knows what was said after the messages themselves are gone. Fold the new "
+    "messages into the previous summary and answer with the complete updated summary only, with no "
+    "preamble.\n"
+    "Keep every fact the user gave: names, numbers, dates, amounts, places, decisions and what was "
+    "agreed, the user's preferences and requests, and the questions or tasks that are still open. "
+    "Where the new messages change something, keep the new value. Leave out greetings and small talk.\n"
+    "Write the summary in the language of the conversation. Use short factual sentences or bullet "
+    "points and stay under about %(tokens)d tokens."
+)
+
+
+@dataclass
+class History:
+    """The conversation as one model call sees it: the window of recent turns and the running summary
+    of the turns before it (``""`` when there is none or it is not wanted)."""
+
+    window: list[BaseMessage]
+    summary: str = ""
+    # What the node's trace shows of it (merged into the node's inputs).
+    trace: dict[str, Any] = field(default_factory=dict)
+    # Tokens the summarisation call took, to count into the node's usage.
+    usage: Usage | None = None
+
+    def prompt(self, system: str) -> list[BaseMessage]:
+        """The messages before the user's: the system prompt followed by the summary (one system
+        message: several are not allowed by every provider), then the window."""
+        note = f"{SUMMARY_HEADING}\n{self.summary}" if self.summary else ""
+        leading = "\n\n".join(part for part in (system, note) if part)
+        return [*([SystemMessage(leading)] if leading else []), *self.window]
+
+
+async def conversation_history(
+    ctx: NodeContext, window: int, *, summarise: ModelNodeConfig | None = None, summary_tokens: int = 500
+) -> History:
+    """The last ``window`` turns and, with ``summarise`` (the node whose models write it), the running
+    summary of the turns before them, first brought up to date with the turns that have left the
+    window since. A failed summarisation leaves the window alone (the error is in the trace); it
+    never fails the node. A run outside a conversation (no memory service) has no history."""
+    memory = ctx.services.memory
+    found = ConversationHistory(messages=[])
+    if memory is not None and (window > 0 or summarise is not None):
+        found = await memory.history(max(window, 0), unsummarised=SUMMARY_BATCH_TURNS if summarise else 0)
+    history = History(list(found.messages), trace={"history_messages": len(found.messages)})
+    if summarise is None:
+        return history
+    summary = found.summary
+    report: dict[str, Any] = {}
+    batch = _summary_batch(found.unsummarised)
+    if memory is not None and batch:
+        try:
+            summary, history.usage = await _fold_into_summary(ctx, summarise, found.summary, batch, summary_tokens)
+        except NodeError as error:
+            if error.code == "cancelled":
+                raise
+            summary, report = "", {"error": {"code": error.code, "message": error.message}}
+        else:
+            stored = await memory.save_summary(summary, until=str(batch[-1].id), previous=found.summary_until)
+            report = {"folded_messages": len(batch), "stored": stored}
+    history.summary = summary
+    history.trace["history_summary"] = {"used": bool(summary), "chars": len(summary), "text": summary, **report}
+    return history
+
+
+def _summary_batch(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
+    """The oldest of ``messages`` that one summarisation call reads (one at least)."""
+    batch: list[BaseMessage] = []
+    size = 0
+    for message in messages:
+        size += min(len(message.text), SUMMARY_MESSAGE_CHARS)
+        if batch and size > SUMMARY_INPUT_CHARS:
+            break
+        batch.append(message)
+    return batch
+
+
+def summary_request(previous: str, messages: Sequence[BaseMessage]) -> str:
+    """What the summarising model is given: the previous summary and the turns to fold into it."""
+    lines = []
+    for message in messages:
+        text = str(message.text)
+        if len(text) > SUMMARY_MESSAGE_CHARS:
+            text = text[:SUMMARY_MESSAGE_CHARS] + " […]"
+        lines.append(f"{'User' if isinstance(message, HumanMessage) else 'Assistant'}: {text}")
+    transcript = "\n\n".join(lines)
+    return f"Previous summary:\n{previous or '(none yet)'}\n\nNew messages:\n{transcript}"
+
+
+async def _fold_into_summary(
+    ctx: NodeContext, config: ModelNodeConfig, previous: str, messages: Sequence[BaseMessage], tokens: int
+) -> tuple[str, Usage]:
+    """The running summary updated with ``messages``, written by the node's model (or its fallback)."""
+    caller = ModelCaller(ctx, config, stream_key=None)
+    prompt = [
+        SystemMessage(SUMMARY_INSTRUCTIONS % {"tokens": tokens}),
+        HumanMessage(summary_request(previous, messages)),
+    ]
+    summary = (await caller.chat(prompt)).text.strip()
+    if not summary:
+        raise node_error("invalid_output", BAD_FORMAT, model=caller.traits.label, detail="the summary is empty")
+    return summary, caller.usage

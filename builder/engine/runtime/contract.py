@@ -119,10 +119,43 @@ class SubBotRunner(Protocol):
     async def run(self, bot_id: str, inputs: Mapping[str, Any], ctx: NodeContext) -> dict[str, Any]: ...
 
 
-class ConversationMemory(Protocol):
-    """Past turns of the conversation, oldest first, as LangChain messages (llm memory_window)."""
+@dataclass
+class ConversationHistory:
+    """The conversation before this run, as ``ConversationMemory.history`` returns it."""
 
-    async def recent_messages(self, limit: int) -> list[Any]: ...
+    # The window: the last turns, oldest first, as LangChain messages.
+    messages: list[Any]
+    # The stored running summary of the turns before the window ("" = none yet) and the host's
+    # marker of the last message it covers (opaque to the engine: handed back to ``save_summary``).
+    summary: str = ""
+    summary_until: Any = None
+    # Turns before the window that the summary does not cover yet, oldest first, as LangChain
+    # messages whose ``id`` names them for ``save_summary``.
+    unsummarised: list[Any] = field(default_factory=list)
+
+
+class ConversationMemory(Protocol):
+    """The conversation's past turns (llm ``memory_window``) and its running summary (``memory_summary``)."""
+
+    async def history(self, window: int, *, unsummarised: int = 0) -> ConversationHistory:
+        """The last ``window`` turns; with ``unsummarised`` > 0 also the stored summary and up to
+        that many of the oldest turns before the window that it does not cover yet."""
+
+    async def save_summary(self, summary: str, *, until: str, previous: Any) -> bool:
+        """Store ``summary`` as covering the conversation up to message ``until``, but only if the
+        stored summary still ends at ``previous`` (False when another run moved it meanwhile)."""
+
+
+class LongTermMemory(Protocol):
+    """What the bot remembers about the run's end user from earlier conversations (the
+    ``long_term_memory`` option of llm and agent nodes). Never raises: no memory is an empty list."""
+
+    heading: str
+    """The heading the facts are shown under in the system prompt (in the bot's language)."""
+
+    async def recall(self, query: str, k: int) -> list[str]:
+        """At most ``k`` remembered facts about the user, most relevant to ``query`` first."""
+        ...
 
 
 @dataclass
@@ -136,6 +169,7 @@ class RuntimeServices:
     knowledge: KnowledgeRetriever | None = None
     sub_bots: SubBotRunner | None = None
     memory: ConversationMemory | None = None
+    long_term_memory: LongTermMemory | None = None
 
 
 # --- what a node sees ---------------------------------------------------------------------------

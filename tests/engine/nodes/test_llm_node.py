@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from builder.engine.runtime.contract import NodeError, RuntimeServices
 from tests.engine.nodes.support import ServerModels, StubContext, run_node
@@ -18,18 +17,7 @@ FALLBACK = {"provider": "fake", "name": "fallback-model"}
 
 def context(server: FakeOpenAI, **kwargs: Any) -> StubContext:
     models = ServerModels(server, timeout_s=kwargs.pop("timeout_s", 5.0), prices=kwargs.pop("prices", None))
-    memory = kwargs.pop("memory", None)
-    return StubContext(RuntimeServices(chat_models=models, memory=memory), **kwargs)
-
-
-class Memory:
-    def __init__(self, messages: list[BaseMessage]) -> None:
-        self.messages = messages
-        self.limits: list[int] = []
-
-    async def recent_messages(self, limit: int) -> list[Any]:
-        self.limits.append(limit)
-        return self.messages[-limit * 2 :]
+    return StubContext(RuntimeServices(chat_models=models), **kwargs)
 
 
 async def test_streams_tokens_and_reports_usage_and_cost(fake_openai: FakeOpenAI) -> None:
@@ -71,23 +59,6 @@ async def test_without_a_system_prompt_the_bot_persona_is_used(fake_openai: Fake
     first, second = fake_openai.requests
     assert first.messages[0] == {"role": "system", "content": "You help ada. Be brief."}
     assert second.messages[0] == {"role": "system", "content": "Own prompt."}
-
-
-async def test_memory_window_puts_past_turns_between_system_and_user(fake_openai: FakeOpenAI) -> None:
-    memory = Memory([HumanMessage("My name is Ada."), AIMessage("Hello Ada!")])
-    ctx = context(fake_openai, memory=memory)
-
-    await run_node(
-        "llm", {"model": MODEL, "system_prompt": "Be kind.", "user_prompt": "Who am I?", "memory_window": 3}, ctx
-    )
-
-    assert memory.limits == [3]
-    assert [(m["role"], m["content"]) for m in fake_openai.last.messages] == [
-        ("system", "Be kind."),
-        ("user", "My name is Ada."),
-        ("assistant", "Hello Ada!"),
-        ("user", "Who am I?"),
-    ]
 
 
 async def test_vision_sends_the_images_among_the_files_as_image_parts(fake_openai: FakeOpenAI) -> None:
