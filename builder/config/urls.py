@@ -14,6 +14,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("builder.llm.urls")),
     path("", include("builder.conversations.urls")),
     path("", include("builder.memory.urls")),
+    path("", include("builder.knowledge.urls")),
 ]
 
 urlpatterns = [

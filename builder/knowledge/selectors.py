@@ -2,30 +2,101 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Collection
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from builder.accounts.models import Workspace
 from builder.accounts.permissions import Actor, check_workspace_permission
 from builder.accounts.roles import Action
-from builder.core.exceptions import NotFound
-from builder.knowledge.models import Document, KnowledgeBase
+from builder.core.exceptions import ApplicationError, NotFound, ValidationFailed
+from builder.knowledge.embeddings import EmbeddingError
+from builder.knowledge.loading import MESSAGES, ErrorCode
+from builder.knowledge.models import Chunk, Document, KnowledgeBase
+
+
+def _check_view(actor: Actor, kb: KnowledgeBase) -> None:
+    check_workspace_permission(actor=actor, workspace=kb.workspace, action=Action.KNOWLEDGE_VIEW)
+
+
+def status_count_name(status: str) -> str:
+    """The annotation holding how many documents of a knowledge base have ``status``."""
+    return f"documents_{status}"
+
+
+def _with_document_counts(queryset: QuerySet[KnowledgeBase]) -> QuerySet[KnowledgeBase]:
+    counts = {
+        status_count_name(status): Count("documents", filter=Q(documents__status=status))
+        for status in Document.Status.values
+    }
+    return queryset.annotate(document_count=Count("documents"), **counts)
 
 
 def knowledge_base_list(*, actor: Actor, workspace: Workspace) -> QuerySet[KnowledgeBase]:
+    """With ``document_count`` and one count per document status (``status_count_name``)."""
     check_workspace_permission(actor=actor, workspace=workspace, action=Action.KNOWLEDGE_VIEW)
-    return KnowledgeBase.objects.filter(workspace=workspace)
+    # Explicitly ordered: a GROUP BY query ignores Meta.ordering.
+    return _with_document_counts(KnowledgeBase.objects.filter(workspace=workspace)).order_by("name")
 
 
-def knowledge_base_get(*, actor: Actor, knowledge_base_id: Any) -> KnowledgeBase:
-    kb = KnowledgeBase.objects.select_related("workspace").filter(pk=knowledge_base_id).first()
+def knowledge_base_get(*, actor: Actor, knowledge_base_id: Any, with_counts: bool = False) -> KnowledgeBase:
+    queryset = KnowledgeBase.objects.select_related("workspace").filter(pk=knowledge_base_id)
+    kb = (_with_document_counts(queryset) if with_counts else queryset).first()
     if kb is None:
         raise NotFound(_("Knowledge base not found."))
-    check_workspace_permission(actor=actor, workspace=kb.workspace, action=Action.KNOWLEDGE_VIEW)
+    _check_view(actor, kb)
     return kb
+
+
+def document_list(*, actor: Actor, knowledge_base: KnowledgeBase) -> QuerySet[Document]:
+    _check_view(actor, knowledge_base)
+    return knowledge_base.documents.all()
+
+
+def document_get(*, actor: Actor, document_id: Any) -> Document:
+    document = Document.objects.select_related("knowledge_base__workspace").filter(pk=document_id).first()
+    if document is None:
+        raise NotFound(_("Document not found."))
+    _check_view(actor, document.knowledge_base)
+    return document
+
+
+def chunk_list(*, actor: Actor, document: Document) -> QuerySet[Chunk]:
+    _check_view(actor, document.knowledge_base)
+    return document.chunks.order_by("position")
+
+
+def chunk_get(*, actor: Actor, chunk_id: Any) -> Chunk:
+    chunk = Chunk.objects.select_related("document", "knowledge_base__workspace").filter(pk=chunk_id).first()
+    if chunk is None:
+        raise NotFound(_("Chunk not found."))
+    _check_view(actor, chunk.knowledge_base)
+    return chunk
+
+
+def knowledge_base_retrieve(
+    *, actor: Actor, knowledge_base: KnowledgeBase, query: str, top_k: int, score_threshold: float | None, mode: str
+) -> list[dict[str, Any]]:
+    """Hit testing: what the knowledge_retrieval node would find in this knowledge base, the same way."""
+    # Imported here: the retriever reads searchable_documents from this module.
+    from builder.knowledge.retriever import WorkspaceKnowledge
+
+    _check_view(actor, knowledge_base)
+    try:
+        return WorkspaceKnowledge(knowledge_base.workspace_id).search(
+            query, [str(knowledge_base.pk)], top_k, score_threshold or None, mode
+        )
+    except EmbeddingError as error:
+        raise ApplicationError(
+            _("The embedding model failed: %(reason)s") % {"reason": error}, code="embedding_failed"
+        ) from None
+    except ValueError as error:  # retrieve()'s argument checks: the API validates before this
+        raise ValidationFailed(fields={"non_field_errors": [str(error)]}) from None
 
 
 def searchable_documents(*, workspace_id: Any, knowledge_base_ids: Collection[str]) -> dict[str, str]:
@@ -37,3 +108,37 @@ def searchable_documents(*, workspace_id: Any, knowledge_base_ids: Collection[st
         enabled=True,
     ).values_list("pk", "name")
     return {str(pk): name for pk, name in rows}
+
+
+# --- why a document failed, in the user's language -----------------------------------------------
+# The ingestion stores ``{"code", "message"}`` with the message in English. A loader's message is
+# its code's template filled in (``builder.knowledge.loading.errors.MESSAGES``); these are the
+# ingestion's own. The parameters are read back from the English text to fill the translation.
+_INGESTION_MESSAGES = {
+    "embedding_failed": gettext_noop("The embedding model failed: %(reason)s"),
+    "internal_error": gettext_noop("Indexing stopped unexpectedly: %(reason)s"),
+    "worker_lost": gettext_noop("Indexing stopped (its worker went away); index it again."),
+}
+_PARAMETER = re.compile(r"%\\\((\w+)\\\)s")
+
+
+def document_failure(error: dict[str, Any] | None) -> dict[str, str] | None:
+    """A document's stored error as ``{"code", "message"}``, the message in the active language
+    (the stored English text when it does not match its code's template)."""
+    if not error:
+        return None
+    code, message = str(error.get("code") or ""), str(error.get("message") or "")
+    try:
+        template: str | None = MESSAGES[ErrorCode(code)]
+    except ValueError:
+        template = _INGESTION_MESSAGES.get(code)
+    if template is not None:
+        match = _template_pattern(template).fullmatch(message)
+        if match is not None:
+            message = _(template) % match.groupdict()
+    return {"code": code, "message": message}
+
+
+@functools.cache
+def _template_pattern(template: str) -> re.Pattern[str]:
+    return re.compile(_PARAMETER.sub(r"(?P<\1>.+?)", re.escape(template)), re.S)

@@ -20,6 +20,7 @@ from builder.knowledge.embedders import embedder_for
 from builder.knowledge.index_store import knowledge_index
 from builder.knowledge.ingestion import index_chunk, publish_progress, upload_limits
 from builder.knowledge.loading import DocumentError, check_size, parse_chunking_settings
+from builder.knowledge.loading.detect import kind_from_content_type, kind_from_filename
 from builder.knowledge.messages import document_error_message
 from builder.knowledge.models import Chunk, Document, KnowledgeBase
 
@@ -49,6 +50,29 @@ def _clean_embedding(index_mode: str, embedding: Any) -> dict[str, Any]:
     return spec
 
 
+def _clean_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > MAX_NAME:
+        raise ValidationFailed(fields={"name": [_("Give the knowledge base a name of at most 100 characters.")]})
+    return name
+
+
+def _clean_index_mode(index_mode: str) -> str:
+    if index_mode not in KnowledgeBase.IndexMode.values:
+        raise ValidationFailed(fields={"index_mode": [_("Choose economical or high_quality.")]})
+    return index_mode
+
+
+def _prepare_space(kb: KnowledgeBase) -> None:
+    if kb.index_mode == KnowledgeBase.IndexMode.ECONOMICAL:
+        # High-quality spaces are made by the first ingestion, once the embedder's dimension is known.
+        knowledge_index().create_space(str(kb.pk), dimension=None)
+
+
+def _duplicate_name() -> Conflict:
+    return Conflict(_("A knowledge base with this name already exists."), code="duplicate_name")
+
+
 def knowledge_base_create(
     *,
     actor: Actor,
@@ -60,11 +84,8 @@ def knowledge_base_create(
     embedding: Any = None,
 ) -> KnowledgeBase:
     check_workspace_permission(actor=actor, workspace=workspace, action=Action.KNOWLEDGE_EDIT)
-    name = (name or "").strip()
-    if not name or len(name) > MAX_NAME:
-        raise ValidationFailed(fields={"name": [_("Give the knowledge base a name of at most 100 characters.")]})
-    if index_mode not in KnowledgeBase.IndexMode.values:
-        raise ValidationFailed(fields={"index_mode": [_("Choose economical or high_quality.")]})
+    name = _clean_name(name)
+    index_mode = _clean_index_mode(index_mode)
     try:
         with transaction.atomic():
             kb = KnowledgeBase.objects.create(
@@ -77,11 +98,69 @@ def knowledge_base_create(
                 created_by=actor_user(actor),
             )
     except IntegrityError:
-        raise Conflict(_("A knowledge base with this name already exists."), code="duplicate_name") from None
-    if kb.index_mode == KnowledgeBase.IndexMode.ECONOMICAL:
-        # High-quality spaces are made by the first ingestion, once the embedder's dimension is known.
-        knowledge_index().create_space(str(kb.pk), dimension=None)
+        raise _duplicate_name() from None
+    _prepare_space(kb)
     return kb
+
+
+def knowledge_base_update(
+    *,
+    actor: Actor,
+    knowledge_base: KnowledgeBase,
+    name: str | None = None,
+    description: str | None = None,
+    chunking: Any = None,
+    index_mode: str | None = None,
+    embedding: Any = None,
+) -> KnowledgeBase:
+    """Change what is given (``None``: unchanged). New chunking applies to documents indexed from
+    now on (index a document again to re-chunk it). The index mode and the embedding model are
+    fixed once the knowledge base has documents: their vectors could not be mixed or compared."""
+    _check_edit(actor, knowledge_base)
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = _clean_name(name)
+    if description is not None:
+        changes["description"] = description
+    if chunking is not None:
+        changes["chunking"] = _clean_chunking(chunking)
+    if index_mode is not None:
+        _clean_index_mode(index_mode)
+    try:
+        with transaction.atomic():
+            kb = KnowledgeBase.objects.select_for_update().get(pk=knowledge_base.pk)
+            indexing = _indexing_changes(kb, index_mode, embedding)
+            if indexing and kb.documents.exists():
+                field = "index_mode" if "index_mode" in indexing else "embedding"
+                message = _("This cannot change once the knowledge base has documents; create a new one instead.")
+                raise ValidationFailed(fields={field: [message]})
+            for attribute, value in (changes | indexing).items():
+                setattr(kb, attribute, value)
+            kb.save()
+    except IntegrityError:
+        raise _duplicate_name() from None
+    if indexing:
+        # It is empty, so nothing is lost: its space is made again for the new mode (economical),
+        # or by the first ingestion once the new embedder's dimension is known (high quality).
+        transaction.on_commit(lambda: _reset_space(kb))
+    return kb
+
+
+def _indexing_changes(kb: KnowledgeBase, index_mode: str | None, embedding: Any) -> dict[str, Any]:
+    if index_mode is None and embedding is None:
+        return {}
+    mode = index_mode or kb.index_mode
+    spec = _clean_embedding(mode, kb.embedding if embedding is None else embedding)
+    return {
+        attribute: value
+        for attribute, value in (("index_mode", mode), ("embedding", spec))
+        if value != getattr(kb, attribute)
+    }
+
+
+def _reset_space(kb: KnowledgeBase) -> None:
+    knowledge_index().drop_space(str(kb.pk))
+    _prepare_space(kb)
 
 
 def knowledge_base_delete(*, actor: Actor, knowledge_base: KnowledgeBase) -> None:
@@ -105,12 +184,13 @@ def document_upload(
     """Keep the file and queue it for indexing. Size is checked before anything is read or stored."""
     _check_edit(actor, knowledge_base)
     size = len(content) if isinstance(content, bytes) else int(getattr(content, "size", 0) or 0)
+    name = (name or "").strip()[:255] or _("Untitled document")
     try:
         check_size(size, upload_limits())
+        _check_declared_type(name, content_type)
     except DocumentError as error:
         exc = PayloadTooLarge if error.code == "too_large" else ValidationFailed
         raise exc(fields={"file": [document_error_message(error)]}, code=str(error.code)) from None
-    name = (name or "").strip()[:255] or _("Untitled document")
     stored = default_storage.save(
         f"knowledge/{knowledge_base.pk}/{uuid.uuid4().hex}",
         ContentFile(content) if isinstance(content, bytes) else File(content),
@@ -127,6 +207,14 @@ def document_upload(
         )
         transaction.on_commit(lambda: dispatch_ingestion(str(document.pk)))
     return document
+
+
+def _check_declared_type(name: str, content_type: str) -> None:
+    """``unsupported_type`` at once for a file whose name (else content type) names a kind no
+    loader reads, as ``load_document`` would later. Whether the content is what it claims to be is
+    the ingestion's to find out (it fails the document with the reason)."""
+    if kind_from_filename(name) is None:
+        kind_from_content_type(content_type)
 
 
 def document_add_url(*, actor: Actor, knowledge_base: KnowledgeBase, url: str, name: str = "") -> Document:

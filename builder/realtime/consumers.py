@@ -8,23 +8,34 @@ events are replayed before any live one, so the client gets the rest in order, w
 duplicate. (The ``resume`` message does the same on an open socket, deduplicated by seq.)
 Server → client: the run events (DESIGN.md §4), ``{"type": "run.queued", "run_id"}``, and
 ``{"type": "error", "code", "message", "fields"}`` for a refused request (the socket stays open).
+
+Websocket ``ws/knowledge/<id>/``: the builder's knowledge base page watches its documents being
+indexed. Server → client only: ``document.progress`` events (``builder.knowledge.events``).
+
+Both authenticate like the HTTP API (the session, or ``Authorization: Bearer <API key>``) and ask
+a selector whether the actor may see what it names; a refusal is one ``error`` message, then the
+socket closes with 4401 (not authenticated) or 4403 (no access).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
 
 from builder.accounts.models import ApiKey, User
 from builder.accounts.services import api_key_authenticate
 from builder.conversations import selectors, services
 from builder.conversations.dispatch import remember_loop
 from builder.core.exceptions import ApplicationError, NotFound
+from builder.knowledge import selectors as knowledge_selectors
+from builder.knowledge.events import knowledge_group
 from builder.realtime.event_log import live_event_log
 from builder.realtime.groups import conversation_group
 
@@ -41,24 +52,48 @@ def _api_key_from_scope(scope: dict[str, Any]) -> str | None:
     return None
 
 
-class ConversationConsumer(AsyncJsonWebsocketConsumer):
+class ActorConsumer(AsyncJsonWebsocketConsumer):
+    """Authenticates the socket like the HTTP API and refuses it with a typed error."""
+
     actor: User | ApiKey
+
+    async def admit(self, check: Callable[..., object], **kwargs: Any) -> bool:
+        """Accept the socket; keep it if an actor authenticated and ``check(actor=…, **kwargs)``
+        (a selector) lets it see what it asks for, else send the reason and close."""
+        actor = await self._authenticate()
+        await self.accept()
+        if actor is None:
+            await self._refuse(CLOSE_UNAUTHENTICATED, "not_authenticated", _("Sign in or send an API key."))
+            return False
+        self.actor = actor
+        try:
+            await database_sync_to_async(check)(actor=actor, **kwargs)
+        except ApplicationError as error:
+            await self._refuse(CLOSE_FORBIDDEN, error.code, str(error.message))
+            return False
+        return True
+
+    async def _authenticate(self) -> User | ApiKey | None:
+        raw_key = _api_key_from_scope(self.scope)
+        if raw_key:
+            key: ApiKey | None = await database_sync_to_async(api_key_authenticate)(raw_key=raw_key)
+            return key
+        user = self.scope.get("user")
+        return user if isinstance(user, User) and user.is_authenticated else None
+
+    async def _refuse(self, close_code: int, code: str, message: str) -> None:
+        await self.send_json({"type": "error", "code": code, "message": message, "fields": {}})
+        await self.close(code=close_code, reason=message[:120])
+
+
+class ConversationConsumer(ActorConsumer):
     conversation_id: str
 
     async def connect(self) -> None:
         remember_loop()
         self.sent: dict[str, set[int]] = {}
         self.conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
-        actor = await self._authenticate()
-        await self.accept()
-        if actor is None:
-            await self._refuse(CLOSE_UNAUTHENTICATED, "not_authenticated", "Sign in or send an API key.")
-            return
-        self.actor = actor
-        try:
-            await database_sync_to_async(selectors.conversation_get)(actor=actor, conversation_id=self.conversation_id)
-        except ApplicationError as error:
-            await self._refuse(CLOSE_FORBIDDEN, error.code, str(error.message))
+        if not await self.admit(selectors.conversation_get, conversation_id=self.conversation_id):
             return
         # Join first, replay second: live events queue up behind the replay instead of being lost.
         await self.channel_layer.group_add(conversation_group(self.conversation_id), self.channel_name)
@@ -73,18 +108,6 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         await self.channel_layer.group_discard(conversation_group(self.conversation_id), self.channel_name)
-
-    async def _authenticate(self) -> User | ApiKey | None:
-        raw_key = _api_key_from_scope(self.scope)
-        if raw_key:
-            key: ApiKey | None = await database_sync_to_async(api_key_authenticate)(raw_key=raw_key)
-            return key
-        user = self.scope.get("user")
-        return user if isinstance(user, User) and user.is_authenticated else None
-
-    async def _refuse(self, close_code: int, code: str, message: str) -> None:
-        await self.send_json({"type": "error", "code": code, "message": message, "fields": {}})
-        await self.close(code=close_code, reason=message[:120])
 
     # --- client → server -------------------------------------------------------------------------
     @classmethod
@@ -176,3 +199,28 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             return
         sent.add(event["seq"])
         await self.send_json(event)
+
+
+class KnowledgeConsumer(ActorConsumer):
+    """``ws/knowledge/<id>/``: a knowledge base's indexing progress, for those who may see it."""
+
+    group: str | None = None
+
+    async def connect(self) -> None:
+        knowledge_base_id = str(self.scope["url_route"]["kwargs"]["knowledge_base_id"])
+        if not await self.admit(knowledge_selectors.knowledge_base_get, knowledge_base_id=knowledge_base_id):
+            return
+        self.group = knowledge_group(knowledge_base_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+
+    async def disconnect(self, code: int) -> None:
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        message = _("This socket only sends progress; use the API to change documents.")
+        await self.send_json({"type": "error", "code": "invalid", "message": message, "fields": {}})
+
+    async def knowledge_event(self, message: dict[str, Any]) -> None:
+        """``{"type": "knowledge.event", "event": DocumentProgress}`` from ``ingestion.publish_progress``."""
+        await self.send_json(message["event"])

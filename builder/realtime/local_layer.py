@@ -4,6 +4,10 @@ Channels' ``InMemoryChannelLayer`` is meant for tests. On every ``group_send`` i
 and every group for expired entries, deep-copies the message once per member and starts one task
 per member. With hundreds of chats streaming tokens that is O(chats) work per token; here a send is
 O(members of the group), expiry is swept at most once a second, and nothing is copied.
+
+Receivers wait on the server's event loop; a sender on another thread (documents are indexed in a
+thread of the web process) hands its message over to that loop, since putting it into the queues
+directly would not wake the loop: it would arrive whenever something else did.
 """
 
 from __future__ import annotations
@@ -25,6 +29,19 @@ class LocalChannelLayer(InMemoryChannelLayer):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._swept_at = 0.0
+        self._receivers_loop: asyncio.AbstractEventLoop | None = None
+
+    async def receive(self, channel: str) -> dict[str, Any]:
+        self._receivers_loop = asyncio.get_running_loop()
+        message: dict[str, Any] = await super().receive(channel)
+        return message
+
+    def _foreign_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The receivers' loop when this send runs on another one (another thread)."""
+        loop = self._receivers_loop
+        if loop is None or loop.is_closed() or not loop.is_running() or loop is asyncio.get_running_loop():
+            return None
+        return loop
 
     def _clean_expired(self) -> None:
         now = time.monotonic()
@@ -34,6 +51,9 @@ class LocalChannelLayer(InMemoryChannelLayer):
         super()._clean_expired()
 
     async def send(self, channel: str, message: dict[str, Any]) -> None:
+        if (loop := self._foreign_loop()) is not None:
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.send(channel, message), loop))
+            return
         assert isinstance(message, dict), "message is not a dict"
         self.require_valid_channel_name(channel)
         self._put(channel, message)
@@ -48,6 +68,9 @@ class LocalChannelLayer(InMemoryChannelLayer):
             raise ChannelFull(channel) from None
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        if (loop := self._foreign_loop()) is not None:
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.group_send(group, message), loop))
+            return
         assert isinstance(message, dict), "message is not a dict"
         self.require_valid_group_name(group)
         self._clean_expired()
