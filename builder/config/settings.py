@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "builder.llm",
     "builder.conversations",
     "builder.knowledge",
+    "builder.pluginhost",
     "builder.memory",
 ]
 

@@ -13,6 +13,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("builder.bots.urls")),
     path("", include("builder.llm.urls")),
     path("", include("builder.conversations.urls")),
+    path("", include("builder.pluginhost.urls")),
     path("", include("builder.memory.urls")),
     path("", include("builder.knowledge.urls")),
 ]

@@ -3,8 +3,7 @@
 Chat models come from the workspace's model providers; HTTP goes through the SSRF-safe client
 (allow-list from settings); code runs in the sandbox; memory reads this conversation's messages.
 Sub-bots run in the caller's process (``sub_bots.py``); knowledge bases are searched by
-``builder/knowledge/retriever.py``. Plugins arrive with their own issue; until then tool nodes fail
-with ``not_configured``.
+``builder/knowledge/retriever.py``; plugin tools run through ``builder/pluginhost/invoker.py``.
 
 Compiling a graph and building model clients cost more than a whole instant run, so both are
 cached: runners by graph fingerprint (a runner is safe for concurrent runs; per-run services are
@@ -37,6 +36,7 @@ from builder.llm.chat_models import WorkspaceChatModels
 from builder.llm.models import ModelProvider
 from builder.memory.models import end_user_id_of
 from builder.memory.recall import EndUserMemory
+from builder.pluginhost.invoker import PluginToolInvoker
 
 CACHE_SIZE = 256
 _runners: OrderedDict[tuple[str, int], GraphRunner] = OrderedDict()
@@ -88,11 +88,13 @@ def runtime_services(
     """
     bot_model = runner.graph.settings.model
     end_user = end_user_id_of(run.conversation) if end_user_memory else ""
+    http = _http_client(tuple(settings.AGENTLOOM_HTTP_ALLOWLIST))
     return RuntimeServices(
         chat_models=_workspace_chat_models(
             run.bot.workspace_id, providers, bot_model.model_dump(mode="json") if bot_model else None
         ),
-        http=_http_client(tuple(settings.AGENTLOOM_HTTP_ALLOWLIST)),
+        http=http,
+        tools=PluginToolInvoker(workspace_id=run.bot.workspace_id, run_id=run.pk, http=http),
         code=_code_runner(),
         memory=ConversationWindow(run.conversation_id, run.pk),
         knowledge=WorkspaceKnowledge(run.bot.workspace_id),

@@ -1,1 +1,41 @@
-"""What plugin authors import; no Django."""
+"""The Agentloom plugin SDK: everything a plugin author imports (docs/plugins.md).
+
+No Django here (an import-linter contract checks it): a plugin is plain Python that the host
+loads through the ``agentloom.plugins`` entry points, and its tests run without a server
+(``builder.sdk.testing``).
+
+    from builder.sdk import PluginContext, ToolError, ToolSpec, hookimpl
+"""
+
+from builder.sdk.context import CredentialCheck, HttpClient, HttpResponse, PluginContext, ProgressReporter
+from builder.sdk.errors import ToolError
+from builder.sdk.execution import run_tool
+from builder.sdk.langchain import from_langchain_tool, to_langchain_tool
+from builder.sdk.markers import ENTRY_POINT_GROUP, PROJECT_NAME, SDK_VERSION, hookimpl, hookspec
+from builder.sdk.providers import ModelProviderSpec, ProviderSettings
+from builder.sdk.routes import WebhookRequest, WebhookResponse, WebhookRoute
+from builder.sdk.tools import JobHandle, ToolSpec
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PROJECT_NAME",
+    "SDK_VERSION",
+    "CredentialCheck",
+    "HttpClient",
+    "HttpResponse",
+    "JobHandle",
+    "ModelProviderSpec",
+    "PluginContext",
+    "ProgressReporter",
+    "ProviderSettings",
+    "ToolError",
+    "ToolSpec",
+    "WebhookRequest",
+    "WebhookResponse",
+    "WebhookRoute",
+    "from_langchain_tool",
+    "hookimpl",
+    "hookspec",
+    "run_tool",
+    "to_langchain_tool",
+]

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class PluginhostConfig(AppConfig):
+    name = "builder.pluginhost"
+    label = "pluginhost"
+    verbose_name = _("Plugins")
+    # Plugins are loaded on first use (``manager.get_host()``), not here: ready() runs for every
+    # management command, and plugin code has no business running during a migration.

@@ -1,0 +1,70 @@
+"""The HTTP client a plugin gets: the SSRF-safe client, limited to the hosts its manifest lists.
+
+Python plugins run in the server's process, so this is not a sandbox (a plugin could import httpx
+itself); it makes the declared permissions true for the client the SDK hands out, so a plugin that
+calls an undeclared host fails in its own tests rather than surprising the admin who enabled it.
+Redirects are followed by the inner client, each hop SSRF-checked again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from builder.engine.i18n import gettext_noop
+from builder.engine.runtime.contract import HttpClient, HttpResponse
+from builder.sdk.errors import ToolError
+
+NOT_PERMITTED = "network_not_permitted"
+
+
+def host_permitted(host: str, patterns: Sequence[str]) -> bool:
+    """``patterns`` from the manifest: exact host names, ``*.example.com`` (subdomains), or ``*``."""
+    host = host.lower().rstrip(".")
+    for pattern in patterns:
+        if pattern == "*" or pattern == host:
+            return True
+        if pattern.startswith("*.") and host.endswith(pattern[1:]):
+            return True
+    return False
+
+
+class PermittedHttpClient:
+    """Implements ``HttpClient``: refuses hosts outside ``hosts``, then delegates to ``inner``."""
+
+    def __init__(self, inner: HttpClient, hosts: Sequence[str], *, plugin_id: str) -> None:
+        self.inner = inner
+        self.hosts = tuple(hosts)
+        self.plugin_id = plugin_id
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        data: Mapping[str, str] | None = None,
+        content: str | bytes | None = None,
+        timeout_s: float = 30.0,
+    ) -> HttpResponse:
+        try:
+            host = httpx.URL(url).host
+        except (httpx.InvalidURL, TypeError):
+            host = ""  # the inner client reports an invalid URL in its own words
+        if host and not host_permitted(host, self.hosts):
+            raise ToolError.from_template(
+                NOT_PERMITTED,
+                gettext_noop(
+                    "The %(plugin)s plugin may not connect to %(host)s: its manifest does not list that host."
+                ),
+                details={"host": host},
+                plugin=self.plugin_id,
+                host=host,
+            )
+        return await self.inner.request(
+            method, url, headers=headers, params=params, json=json, data=data, content=content, timeout_s=timeout_s
+        )
