@@ -20,7 +20,7 @@ from builder.knowledge.embedders import embedder_for
 from builder.knowledge.index_store import knowledge_index
 from builder.knowledge.ingestion import index_chunk, publish_progress, upload_limits
 from builder.knowledge.loading import DocumentError, check_size, parse_chunking_settings
-from builder.knowledge.loading.detect import kind_from_content_type, kind_from_filename
+from builder.knowledge.loading.detect import declared_kind
 from builder.knowledge.messages import document_error_message
 from builder.knowledge.models import Chunk, Document, KnowledgeBase
 
@@ -187,7 +187,9 @@ def document_upload(
     name = (name or "").strip()[:255] or _("Untitled document")
     try:
         check_size(size, upload_limits())
-        _check_declared_type(name, content_type)
+        # unsupported_type at once, as load_document would later; whether the content is what it
+        # claims to be is the ingestion's to find out (it fails the document with the reason).
+        declared_kind(name, content_type)
     except DocumentError as error:
         exc = PayloadTooLarge if error.code == "too_large" else ValidationFailed
         raise exc(fields={"file": [document_error_message(error)]}, code=str(error.code)) from None
@@ -207,14 +209,6 @@ def document_upload(
         )
         transaction.on_commit(lambda: dispatch_ingestion(str(document.pk)))
     return document
-
-
-def _check_declared_type(name: str, content_type: str) -> None:
-    """``unsupported_type`` at once for a file whose name (else content type) names a kind no
-    loader reads, as ``load_document`` would later. Whether the content is what it claims to be is
-    the ingestion's to find out (it fails the document with the reason)."""
-    if kind_from_filename(name) is None:
-        kind_from_content_type(content_type)
 
 
 def document_add_url(*, actor: Actor, knowledge_base: KnowledgeBase, url: str, name: str = "") -> Document:

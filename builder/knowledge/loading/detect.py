@@ -85,6 +85,13 @@ def kind_from_content_type(content_type: str | None) -> DocumentKind | None:
     return _BY_CONTENT_TYPE[mime]
 
 
+def declared_kind(filename: str | None, content_type: str | None) -> DocumentKind | None:
+    """The kind a file claims to be: its name's extension, else its content type (None: neither
+    says; the content decides). Raises ``unsupported_type`` for a kind no loader reads."""
+    declared = kind_from_filename(filename)
+    return declared if declared is not None else kind_from_content_type(content_type)
+
+
 def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 

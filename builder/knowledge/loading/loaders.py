@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from builder.knowledge.loading.detect import kind_from_content_type, kind_from_filename, resolve_kind
+from builder.knowledge.loading.detect import declared_kind, resolve_kind
 from builder.knowledge.loading.docx_text import add_docx
 from builder.knowledge.loading.encoding import decode_text, html_meta_charset
 from builder.knowledge.loading.html_text import add_html
@@ -39,10 +39,7 @@ def load_document(
     (with neither, the content decides); ``source`` (default: the file name) is recorded on every
     section. Raises ``DocumentError``."""
     check_size(len(data), limits)
-    declared = kind_from_filename(filename)
-    if declared is None:
-        declared = kind_from_content_type(content_type)
-    kind = resolve_kind(data, declared)
+    kind = resolve_kind(data, declared_kind(filename, content_type))
     collector = SectionCollector(kind=kind, limits=limits, source=source or filename)
     title = _LOADERS[kind](data, collector, limits, _charset_parameter(content_type))
     return collector.document(title)
