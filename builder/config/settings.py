@@ -176,6 +176,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "reap-stale-runs": {"task": "conversations.reap_stale_runs", "schedule": 30.0},
     "purge-stale-invitations": {"task": "accounts.purge_stale_invitations", "schedule": 3600.0},
     "fail-stale-ingestions": {"task": "knowledge.fail_stale_ingestions", "schedule": 300.0},
+    "resume-stale-plugin-jobs": {"task": "pluginhost.resume_stale_jobs", "schedule": 60.0},
 }
 
 # --- auth -------------------------------------------------------------------------------------
@@ -260,6 +261,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = max(BOT_IMPORT_MAX_BYTES + 64 * 1024, 2_621_440)
 INVITATION_TTL_DAYS = 7
 # Outbound HTTP from nodes goes through the SSRF-safe client; these hosts/CIDRs may be private.
 AGENTLOOM_HTTP_ALLOWLIST = env_list("AGENTLOOM_HTTP_ALLOWLIST", "")
+# MCP servers over stdio (plugins/mcp): a workspace admin's command runs as a subprocess of the
+# server/worker, i.e. code execution on it. On by default only in the embedded default (one person's
+# own machine); off in production, where workspace admins must not get a shell on the workers.
+AGENTLOOM_MCP_ALLOW_STDIO = env_bool("AGENTLOOM_MCP_ALLOW_STDIO", default=EMBEDDED)
 # A running run whose heartbeat is older than this lost its worker and is marked failed.
 RUN_STALE_AFTER_S = int(os.environ.get("AGENTLOOM_RUN_STALE_AFTER_S", 30))
 # Knowledge: uploads above this size are refused before they are read (200 MB must never parse).
@@ -272,6 +277,15 @@ KNOWLEDGE_INDEX_PATH = VAR_DIR / "knowledge-index.sqlite3"
 KNOWLEDGE_ANALYZER = os.environ.get("AGENTLOOM_KNOWLEDGE_ANALYZER", "jieba")
 # A document still "parsing/chunking/embedding" after this long lost its worker: it is marked failed.
 KNOWLEDGE_STALE_AFTER_S = int(os.environ.get("AGENTLOOM_KNOWLEDGE_STALE_AFTER_S", 600))
+# Long-running plugin tools (builder/pluginhost/jobs.py): the largest result file the host keeps
+# (a rendered video), the Celery queue of their polls (give it its own workers so polls never wait
+# behind runs), and how long past its due time a poll may be before the job is picked up again.
+PLUGIN_JOB_MAX_FILE_BYTES = int(os.environ.get("AGENTLOOM_PLUGIN_JOB_MAX_FILE_BYTES", 500 * 1024 * 1024))
+PLUGIN_JOBS_QUEUE = os.environ.get("AGENTLOOM_PLUGIN_JOBS_QUEUE", "celery")
+PLUGIN_JOB_STALE_AFTER_S = int(os.environ.get("AGENTLOOM_PLUGIN_JOB_STALE_AFTER_S", 120))
+# Serve the result files of plugin jobs under MEDIA_URL from this process (the default file storage
+# on local disk); off when MEDIA_URL points at another server (a bucket, a CDN).
+SERVE_PLUGIN_JOB_FILES = env_bool("AGENTLOOM_SERVE_PLUGIN_JOB_FILES", default=MEDIA_URL.startswith("/"))
 
 LOGGING = {
     "version": 1,

@@ -3,7 +3,8 @@
 Chat models come from the workspace's model providers; HTTP goes through the SSRF-safe client
 (allow-list from settings); code runs in the sandbox; memory reads this conversation's messages.
 Sub-bots run in the caller's process (``sub_bots.py``); knowledge bases are searched by
-``builder/knowledge/retriever.py``; plugin tools run through ``builder/pluginhost/invoker.py``.
+``builder/knowledge/retriever.py``; plugin tools run through ``builder/pluginhost/invoker.py``, and
+long-running ones wait for their jobs in ``builder/pluginhost/job_runner.py``.
 
 Compiling a graph and building model clients cost more than a whole instant run, so both are
 cached: runners by graph fingerprint (a runner is safe for concurrent runs; per-run services are
@@ -37,6 +38,7 @@ from builder.llm.models import ModelProvider
 from builder.memory.models import end_user_id_of
 from builder.memory.recall import EndUserMemory
 from builder.pluginhost.invoker import PluginToolInvoker
+from builder.pluginhost.job_runner import PluginJobRunner
 
 CACHE_SIZE = 256
 _runners: OrderedDict[tuple[str, int], GraphRunner] = OrderedDict()
@@ -94,7 +96,9 @@ def runtime_services(
             run.bot.workspace_id, providers, bot_model.model_dump(mode="json") if bot_model else None
         ),
         http=http,
-        tools=PluginToolInvoker(workspace_id=run.bot.workspace_id, run_id=run.pk, http=http),
+        tools=PluginToolInvoker(
+            workspace_id=run.bot.workspace_id, run_id=run.pk, http=http, job_runner=PluginJobRunner()
+        ),
         code=_code_runner(),
         memory=ConversationWindow(run.conversation_id, run.pk),
         knowledge=WorkspaceKnowledge(run.bot.workspace_id),

@@ -35,6 +35,9 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # host, port -> the addresses to consider (the default asks the system resolver).
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
+# Where ``download`` streams a successful body, and how many bytes it takes at most.
+_Sink = tuple[Callable[[bytes], Awaitable[None]], int]
+
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # Never sent on to another origin after a redirect.
@@ -158,6 +161,38 @@ class SsrfSafeHttpClient:
         except TimeoutError as error:
             raise NodeError("http_timeout", f"No complete response within {timeout_s:g} s.", retryable=True) from error
 
+    async def download(
+        self,
+        url: str,
+        sink: Callable[[bytes], Awaitable[None]],
+        *,
+        max_bytes: int,
+        headers: Mapping[str, str] | None = None,
+        timeout_s: float = 600.0,
+    ) -> HttpResponse:
+        """GET ``url`` as ``request`` does (every hop checked), but hand a successful (2xx) body to
+        ``sink`` chunk by chunk instead of holding it: a file of hundreds of megabytes. Past
+        ``max_bytes`` it stops with ``response_too_large``. The response returned has an empty body
+        then; any other status comes back as ``request`` returns it."""
+        try:
+            first = httpx.Request("GET", httpx.URL(url), headers=headers)
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError, TypeError) as error:
+            raise NodeError("invalid_url", f"Invalid URL: {error}") from error
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await self._follow(first, timeout_s, sink=(sink, max_bytes))
+        except TimeoutError as error:
+            raise NodeError("http_timeout", f"No complete download within {timeout_s:g} s.", retryable=True) from error
+
+    async def vet_url(self, url: str) -> str:
+        """The address a connection for ``url`` must go to, after the checks above: for a library that
+        opens its own connections (the MCP SDK) and pins each one to it. ``NodeError`` otherwise."""
+        try:
+            parsed = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError) as error:
+            raise NodeError("invalid_url", f"Invalid URL: {error}") from error
+        return str(await self.vet(parsed))
+
     async def vet(self, url: httpx.URL) -> IPAddress:
         """The address to connect to for ``url``, or ``NodeError`` ssrf_blocked / invalid_url / http_error."""
         if url.scheme not in DEFAULT_PORTS:
@@ -191,11 +226,11 @@ class SsrfSafeHttpClient:
                 )
         return candidates[0]
 
-    async def _follow(self, request: httpx.Request, timeout_s: float) -> HttpResponse:
+    async def _follow(self, request: httpx.Request, timeout_s: float, sink: _Sink | None = None) -> HttpResponse:
         body = request.read()
         for _ in range(self.max_redirects + 1):
             address = await self.vet(request.url)
-            response = await self._send_pinned(request, body, address, timeout_s)
+            response = await self._send_pinned(request, body, address, timeout_s, sink)
             location = response.headers.get("location")
             if response.status_code not in REDIRECT_STATUSES or not location:
                 return response
@@ -222,9 +257,10 @@ class SsrfSafeHttpClient:
         return httpx.Request(method, target, headers=headers, content=body or None), body
 
     async def _send_pinned(
-        self, request: httpx.Request, body: bytes, address: IPAddress, timeout_s: float
+        self, request: httpx.Request, body: bytes, address: IPAddress, timeout_s: float, sink: _Sink | None = None
     ) -> HttpResponse:
-        """Send ``request`` to ``address``, keeping the original Host and TLS server name."""
+        """Send ``request`` to ``address``, keeping the original Host and TLS server name (a 2xx body
+        to ``sink`` when there is one)."""
         url = request.url
         headers = httpx.Headers(request.headers)
         headers["host"] = url.netloc.decode("ascii")
@@ -244,7 +280,11 @@ class SsrfSafeHttpClient:
             async with transport:
                 response = await transport.handle_async_request(pinned)
                 try:
-                    content = await self._read_capped(response)
+                    if sink is not None and 200 <= response.status_code < 300:
+                        await self._stream_capped(response, *sink)
+                        content = b""
+                    else:
+                        content = await self._read_capped(response)
                 finally:
                     await response.aclose()
         except httpx.TimeoutException as error:
@@ -271,8 +311,22 @@ class SsrfSafeHttpClient:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _too_large(self) -> NodeError:
-        return NodeError("response_too_large", f"The response is larger than {self.max_response_bytes} bytes.")
+    async def _stream_capped(
+        self, response: httpx.Response, sink: Callable[[bytes], Awaitable[None]], max_bytes: int
+    ) -> None:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise self._too_large(max_bytes)
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > max_bytes:
+                raise self._too_large(max_bytes)
+            await sink(chunk)
+
+    def _too_large(self, limit: int | None = None) -> NodeError:
+        limit = self.max_response_bytes if limit is None else limit
+        return NodeError("response_too_large", f"The response is larger than {limit} bytes.")
 
 
 def _decoded(content: bytes, response: httpx.Response) -> str:

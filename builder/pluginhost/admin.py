@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from builder.pluginhost.models import PluginInstallation
+from builder.pluginhost.models import PluginInstallation, PluginJob
 
 
 @admin.register(PluginInstallation)
@@ -15,4 +15,19 @@ class PluginInstallationAdmin(admin.ModelAdmin):
     readonly_fields = ["workspace", "plugin_id", "config", "secret_hints", "updated_by", "created_at", "updated_at"]
 
     def has_add_permission(self, request: object) -> bool:
+        return False
+
+
+@admin.register(PluginJob)
+class PluginJobAdmin(admin.ModelAdmin):
+    """Read-only: a job changes only as the host follows it (builder/pluginhost/jobs.py)."""
+
+    list_display = ["plugin_id", "tool", "job_id", "status", "percent", "workspace", "created_at"]
+    list_filter = ["status", "plugin_id"]
+    search_fields = ["job_id", "run_id", "plugin_id"]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
         return False

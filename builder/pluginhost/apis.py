@@ -30,6 +30,26 @@ class ToolOut(serializers.Serializer[Any]):
     output_schema = serializers.JSONField(help_text="JSON Schema of the result.")
 
 
+class ToolSetOut(serializers.Serializer[Any]):
+    name = serializers.CharField()
+    description = serializers.CharField()
+
+
+class ToolSetProblemOut(serializers.Serializer[Any]):
+    toolset = serializers.CharField()
+    # DRF pops declared fields off the class, so this name does not shadow Field.source at run time.
+    source = serializers.CharField(  # type: ignore[assignment]
+        help_text="The failing source of the tool set (a spec, a server), or empty."
+    )
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class PluginToolsOut(serializers.Serializer[Any]):
+    tools = ToolOut(many=True)
+    problems = ToolSetProblemOut(many=True, help_text="Tool sets that cannot list their tools now, and why.")
+
+
 class PermissionsOut(serializers.Serializer[Any]):
     network = serializers.ListField(child=serializers.CharField())
     long_running = serializers.BooleanField()
@@ -49,6 +69,9 @@ class PluginOut(serializers.Serializer[Any]):
     enabled = serializers.BooleanField()
     configured = serializers.BooleanField(help_text="The saved settings satisfy the config schema.")
     tools = ToolOut(many=True)
+    toolsets = ToolSetOut(
+        many=True, help_text="Tools listed per workspace from its settings: see …/plugins/<id>/tools."
+    )
     providers = serializers.ListField(child=serializers.CharField())
     node_types = serializers.ListField(child=serializers.CharField())
     permissions = PermissionsOut()
@@ -106,6 +129,9 @@ def _ready(listing: PluginListing, plugin: LoadedPlugin) -> dict[str, Any]:
         "enabled": listing.enabled,
         "configured": listing.configured,
         "tools": [_tool(spec) for _name, spec in sorted(plugin.tools.items())],
+        "toolsets": [
+            {"name": name, "description": toolset.description} for name, toolset in sorted(plugin.toolsets.items())
+        ],
         "providers": sorted(plugin.providers),
         "node_types": sorted(spec.name for spec in plugin.node_types),
         "permissions": manifest.permissions.model_dump(),
@@ -130,6 +156,7 @@ def plugin_body(listing: PluginListing) -> dict[str, Any]:
         "enabled": False,
         "configured": False,
         "tools": [],
+        "toolsets": [],
         "providers": [],
         "node_types": [],
         "permissions": {"network": [], "long_running": False, "webhooks": False},
@@ -195,6 +222,32 @@ class PluginConfigApi(APIView):
         return Response(
             ConfigOut(selectors.plugin_config_get(actor=actor, workspace=workspace, plugin_id=plugin_id)).data
         )
+
+
+class PluginToolsApi(APIView):
+    @extend_schema(
+        responses={200: PluginToolsOut},
+        summary="A plugin's tools in this workspace",
+        description="Its static tools and those its tool sets list from the saved settings (an imported "
+        "OpenAPI spec's operations, an MCP server's tools), with their schemas.",
+    )
+    def get(self, request: Request, workspace_id: str, plugin_id: str) -> Response:
+        actor = request_actor(request)
+        workspace = account_selectors.workspace_get(actor=actor, workspace_id=workspace_id)
+        listed = selectors.plugin_tools_list(actor=actor, workspace=workspace, plugin_id=plugin_id)
+        body = {
+            "tools": [_tool(spec) for spec in listed.tools],
+            "problems": [
+                {
+                    "toolset": problem.toolset,
+                    "source": problem.source,
+                    "code": problem.error.code,
+                    "message": problem.error.message,
+                }
+                for problem in listed.problems
+            ],
+        }
+        return Response(PluginToolsOut(body).data)
 
 
 class PluginTestApi(APIView):

@@ -7,12 +7,17 @@ What a client sends for a secret field (``"x-secret": true``):
 - ``""`` or ``null``: remove it;
 - anything else: the new secret.
 
+A secret may also sit in each item of a top-level list of objects that name themselves (the items'
+``"x-key"`` field, e.g. several API sources each with its key): it is stored under the item's name
+(``sources[petstore].secret``), so the rules above follow the item when the list is reordered.
+
 Validation messages are our own, never jsonschema's: those quote the value, and the value may be
 a secret.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,15 +43,23 @@ class StoredConfig:
     secret_hints: dict[str, str]
 
 
+def _without_secrets(manifest: Manifest, values: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``values`` with every secret (top-level, or inside a list's items) left out."""
+    plain = copy.deepcopy(dict(values))
+    for slot in manifest.secret_slots(plain):
+        slot.holder.pop(slot.field, None)
+    return plain
+
+
 def decrypted_config(manifest: Manifest, installation: PluginInstallation | None) -> dict[str, Any]:
     """The settings in clear (plain values and decrypted secrets), without defaults. Never log it."""
     if installation is None:
         return {}
-    values = {name: value for name, value in installation.config.items() if name not in manifest.secret_fields}
-    for name in manifest.secret_fields:
-        token = installation.secrets_encrypted.get(name)
+    values = _without_secrets(manifest, installation.config)
+    for slot in manifest.secret_slots(values):
+        token = installation.secrets_encrypted.get(slot.key)
         if token:
-            values[name] = decrypt_secret(token)
+            slot.holder[slot.field] = decrypt_secret(token)
     return values
 
 
@@ -54,42 +67,46 @@ def masked_config(manifest: Manifest, installation: PluginInstallation | None) -
     """The settings as every response shows them: secrets as their hint, unset ones as ``""``."""
     stored = installation.config if installation is not None else {}
     hints = installation.secret_hints if installation is not None else {}
-    values = {name: value for name, value in stored.items() if name not in manifest.secret_fields}
-    for name in manifest.secret_fields:
-        values[name] = hints.get(name, "")
+    values = _without_secrets(manifest, stored)
+    for slot in manifest.secret_slots(values):
+        slot.holder[slot.field] = hints.get(slot.key, "")
     return values
 
 
 def secrets_set(manifest: Manifest, installation: PluginInstallation | None) -> dict[str, bool]:
+    """Whether each secret is set, by its key (``api_key``, ``sources[petstore].secret``)."""
+    stored = installation.config if installation is not None else {}
     tokens = installation.secrets_encrypted if installation is not None else {}
-    return {name: bool(tokens.get(name)) for name in manifest.secret_fields}
+    return {slot.key: bool(tokens.get(slot.key)) for slot in manifest.secret_slots(copy.deepcopy(dict(stored)))}
 
 
 def merged_config(
     manifest: Manifest, installation: PluginInstallation | None, submitted: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The full settings in clear after applying ``submitted`` (plain fields replace, secrets as above)."""
+    """The full settings in clear after applying ``submitted`` (plain fields replace, secrets as above;
+    a secret inside a list's item is matched by the item's name, so reordering the list keeps it)."""
     current = decrypted_config(manifest, installation)
+    current_secrets = {
+        slot.key: slot.holder[slot.field] for slot in manifest.secret_slots(current) if slot.field in slot.holder
+    }
     hints = installation.secret_hints if installation is not None else {}
-    values = {name: value for name, value in submitted.items() if name not in manifest.secret_fields}
+    values = copy.deepcopy(dict(submitted))
     errors: dict[str, list[str]] = {}
-    for name in manifest.secret_fields:
-        if name not in submitted:
-            if name in current:
-                values[name] = current[name]
+    for slot in manifest.secret_slots(values):
+        if slot.field not in slot.holder:
+            if slot.key in current_secrets:
+                slot.holder[slot.field] = current_secrets[slot.key]
             continue
-        value = submitted[name]
+        value = slot.holder[slot.field]
         if value is None or value == "":
-            continue
-        if not isinstance(value, str):
-            errors[name] = [_("Enter a value of type %(type)s.") % {"type": "string"}]
-        elif name in current and value == hints.get(name):
-            values[name] = current[name]
+            del slot.holder[slot.field]
+        elif not isinstance(value, str):
+            errors[slot.where] = [_("Enter a value of type %(type)s.") % {"type": "string"}]
+        elif slot.key in current_secrets and value == hints.get(slot.key):
+            slot.holder[slot.field] = current_secrets[slot.key]
         elif MASK_CHARACTER in value:
             # A mask that is not the stored secret's: a stale form. Storing it would lose the key.
-            errors[name] = [_("Enter the secret again: this is a masked value, not the secret.")]
-        else:
-            values[name] = value
+            errors[slot.where] = [_("Enter the secret again: this is a masked value, not the secret.")]
     if errors:
         raise ValidationFailed(fields=errors)
     return values
@@ -134,14 +151,21 @@ def validate_config(manifest: Manifest, values: Mapping[str, Any]) -> None:
                     fields.setdefault(f"{path}.{name}" if path else name, []).append(_("Unknown field."))
         else:
             fields.setdefault(path, []).append(_violation_message(error))
+    for name, key in manifest.keyed_lists.items():
+        items = values.get(name)
+        names = [item.get(key) for item in items if isinstance(item, Mapping)] if isinstance(items, list) else []
+        for index, item_name in enumerate(names):
+            if isinstance(item_name, str) and item_name in names[:index]:
+                fields.setdefault(f"{name}.{index}.{key}", []).append(_("Another item has this name already."))
     if fields:
         raise ValidationFailed(_("The plugin's settings are invalid."), fields=fields)
 
 
 def stored_config(manifest: Manifest, values: Mapping[str, Any]) -> StoredConfig:
     """Split validated settings into what the row stores: plain values, ciphertexts and hints."""
-    plain = {name: value for name, value in values.items() if name not in manifest.secret_fields}
-    secrets = {name: str(values[name]) for name in manifest.secret_fields if values.get(name)}
+    plain = _without_secrets(manifest, values)
+    slots = manifest.secret_slots(copy.deepcopy(dict(values)))
+    secrets = {slot.key: str(slot.holder[slot.field]) for slot in slots if slot.holder.get(slot.field)}
     return StoredConfig(
         config=plain,
         secrets_encrypted={name: encrypt_secret(value) for name, value in secrets.items()},

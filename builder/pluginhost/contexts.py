@@ -33,7 +33,12 @@ def plugin_context(
     secrets listed so that messages and logs can mask them."""
     manifest = plugin.manifest
     values = manifest.with_defaults(dict(config))
-    secrets = tuple(str(values[name]) for name in manifest.secret_fields if values.get(name))
+    secrets = tuple(
+        part
+        for slot in manifest.secret_slots(values)
+        if slot.holder.get(slot.field)
+        for part in _masked_parts(str(slot.holder[slot.field]))
+    )
     options: dict[str, Any] = {}
     if reporter is not None:
         options["reporter"] = reporter
@@ -50,3 +55,12 @@ def plugin_context(
         secrets=secrets,
         **options,
     )
+
+
+def _masked_parts(secret: str) -> list[str]:
+    """What to mask for one secret: itself and, for a secret of several ``NAME=value`` lines (an MCP
+    server's environment), each line and each value, which a message may show on their own."""
+    parts = [secret]
+    for line in secret.splitlines() if "\n" in secret else []:
+        parts += [line.strip(), line.partition("=")[2].strip()]
+    return [part for part in dict.fromkeys(parts) if part]

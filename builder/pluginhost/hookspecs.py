@@ -13,11 +13,22 @@ from builder.sdk.markers import hookspec
 from builder.sdk.providers import ModelProviderSpec
 from builder.sdk.routes import WebhookRoute
 from builder.sdk.tools import ToolSpec
+from builder.sdk.toolsets import ToolSet
 
 
 @hookspec
 def register_tools() -> Sequence[ToolSpec[Any, Any]]:
     """Return the plugin's tools; their names must match the manifest's ``provides.tools``."""
+
+
+@hookspec
+def register_toolsets() -> Sequence[ToolSet]:
+    """Return tool sets whose tools are listed per workspace from its settings; names match ``provides.toolsets``."""
+
+
+@hookspec(firstresult=True)
+def check_config(plugin_id: str, config: Mapping[str, Any]) -> Mapping[str, Sequence[str]] | None:
+    """Check settings offline before they are saved or tested: field path → messages; None when not yours."""
 
 
 @hookspec

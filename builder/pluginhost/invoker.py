@@ -9,8 +9,11 @@ model reads the message — and never an exception that crashes the run or the s
 ``tool_not_found`` · ``plugin_unavailable`` (installed but refused at load) · ``plugin_disabled`` ·
 ``plugin_settings_unreadable`` · ``invalid_tool_input`` · ``missing_credentials`` ·
 ``tool_timeout`` (retryable) · ``tool_failed`` (the plugin raised) · ``invalid_tool_output`` ·
-``network_not_permitted`` · ``long_running_unavailable`` · the SSRF client's codes · and whatever
-code a plugin's own ``ToolError`` carries.
+``network_not_permitted`` · ``long_running_unavailable`` · ``toolset_unavailable`` (retryable) · the
+SSRF client's codes · and whatever code a plugin's own ``ToolError`` carries.
+
+A tool the plugin does not register statically is looked up in what its tool sets list for the
+workspace's settings (``register_toolsets``; cached by ``toolsets.ToolSetCache``).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ ProgressCallback = Callable[[str, float | None, str], Awaitable[None]]
 
 
 class JobRunner(Protocol):
-    """Follows a long-running tool's job to its output (the job runner arrives in a later slice)."""
+    """Follows a long-running tool's job to its output (``job_runner.PluginJobRunner``)."""
 
     async def run(self, spec: ToolSpec[Any, Any], job: JobHandle, ctx: PluginContext) -> Any: ...
 
@@ -86,6 +89,13 @@ class PluginToolInvoker:
     async def describe(self, plugin: str, tool: str) -> Mapping[str, Any] | None:
         """How an agent's model sees the tool: its name, description and input JSON Schema."""
         spec = self.host.tool(plugin, tool)
+        loaded = self.host.get(plugin)
+        if spec is None and loaded is not None and loaded.toolsets:
+            try:
+                enabled, config = await self._workspace_settings(loaded)
+                spec = await self._listed_tool(loaded, tool, config) if enabled else None
+            except NodeError:  # calling the tool says why
+                return None
         if spec is None:
             return None
         return {"name": spec.name, "description": spec.description, "input_schema": spec.input_schema()}
@@ -99,6 +109,8 @@ class PluginToolInvoker:
                 gettext_noop("The %(plugin)s plugin is not enabled in this workspace."),
                 plugin=plugin,
             )
+        if spec is None:  # not a static tool: one of the tools its tool sets list for this workspace
+            spec = await self._listed_tool(loaded, tool, config)
         label = f"{plugin}/{tool}"
 
         async def report(percent: float | None, note: str) -> None:
@@ -137,7 +149,8 @@ class PluginToolInvoker:
                 details={**error.details, "plugin": plugin, "tool": tool},
             ) from None
 
-    def _find(self, plugin: str, tool: str) -> tuple[LoadedPlugin, ToolSpec[Any, Any]]:
+    def _find(self, plugin: str, tool: str) -> tuple[LoadedPlugin, ToolSpec[Any, Any] | None]:
+        """The plugin and its static tool (None: the plugin's tool sets may list it)."""
         host = self.host
         loaded = host.get(plugin)
         if loaded is None:
@@ -152,11 +165,33 @@ class PluginToolInvoker:
                 )
             raise _error("tool_not_found", gettext_noop("There is no plugin %(plugin)s on this server."), plugin=plugin)
         spec = loaded.tools.get(tool)
-        if spec is None:
+        if spec is None and not loaded.toolsets:
             raise _error(
                 "tool_not_found", gettext_noop("The %(plugin)s plugin has no tool %(tool)s."), plugin=plugin, tool=tool
             )
         return loaded, spec
+
+    async def _listed_tool(self, plugin: LoadedPlugin, tool: str, config: dict[str, Any]) -> ToolSpec[Any, Any]:
+        """A tool the plugin's tool sets list for the workspace's settings (``toolsets.py``)."""
+        ctx = plugin_context(
+            plugin, config=config, http=self.http, workspace_id=str(self.workspace_id), run_id=self.run_id
+        )
+        listing = await self.host.toolset_cache.listing(plugin, ctx)
+        spec = listing.tools.get(tool)
+        if spec is not None:
+            return spec
+        problem = listing.problem_for(tool)  # the tool may be one that a failing tool set would list
+        if problem is not None:
+            error = problem.error
+            raise NodeError(
+                error.code,
+                error.message,
+                retryable=error.retryable,
+                details={**error.details, "plugin": plugin.id, "tool": tool},
+            )
+        raise _error(
+            "tool_not_found", gettext_noop("The %(plugin)s plugin has no tool %(tool)s."), plugin=plugin.id, tool=tool
+        )
 
     async def _workspace_settings(self, plugin: LoadedPlugin) -> tuple[bool, dict[str, Any]]:
         cached = self._settings.get(plugin.id)

@@ -32,11 +32,13 @@ from builder.engine.nodes import registry as node_registry
 from builder.engine.nodes.base import NodeSpec
 from builder.pluginhost import hookspecs
 from builder.pluginhost.manifest import MANIFEST_FILE, Manifest, ManifestError, load_manifest
+from builder.pluginhost.toolsets import ToolSetCache
 from builder.sdk.context import CredentialCheck, PluginContext
 from builder.sdk.markers import ENTRY_POINT_GROUP, PROJECT_NAME
 from builder.sdk.providers import ModelProviderSpec
 from builder.sdk.routes import WebhookRoute
 from builder.sdk.tools import ToolSpec
+from builder.sdk.toolsets import ToolSet
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +55,8 @@ class LoadedPlugin:
     providers: Mapping[str, ModelProviderSpec] = field(default_factory=dict)
     node_types: tuple[type[NodeSpec[Any]], ...] = ()
     routes: Mapping[str, WebhookRoute] = field(default_factory=dict)
+    # Tools listed per workspace (register_toolsets); see builder/pluginhost/toolsets.py.
+    toolsets: Mapping[str, ToolSet] = field(default_factory=dict)
 
     @property
     def directory(self) -> Path:
@@ -122,6 +126,8 @@ class PluginHost:
         self.plugins: dict[str, LoadedPlugin] = {}
         self.problems: dict[str, PluginProblem] = {}
         self._started = False
+        # The tools each tool set listed, per state of a workspace's settings.
+        self.toolset_cache = ToolSetCache()
 
     # --- loading ------------------------------------------------------------------------------
     def discover(self, group: str = ENTRY_POINT_GROUP) -> None:
@@ -241,11 +247,19 @@ class PluginHost:
             if item.path in routes:
                 raise PluginLoadError(f"register_routes registers {item.path} twice")
             routes[item.path] = item
+        toolsets: dict[str, ToolSet] = {}
+        for item in _items(self.call_hook(plugin_id, "register_toolsets"), "register_toolsets", "ToolSet"):
+            if not isinstance(item, ToolSet):
+                raise PluginLoadError(f"register_toolsets returned a {type(item).__name__}, not a ToolSet")
+            if item.name in toolsets:
+                raise PluginLoadError(f"register_toolsets registers two tool sets named {item.name}")
+            toolsets[item.name] = item
 
         provides = manifest.provides
         _check_provides("tools", provides.tools, tools, "register_tools")
         _check_provides("providers", provides.providers, providers, "register_model_providers")
         _check_provides("node_types", provides.node_types, {spec.name for spec in node_types}, "register_node_types")
+        _check_provides("toolsets", provides.toolsets, toolsets, "register_toolsets")
         long_running = sorted(name for name, spec in tools.items() if spec.long_running)
         if long_running and not manifest.permissions.long_running:
             raise PluginLoadError(
@@ -265,6 +279,7 @@ class PluginHost:
             providers=providers,
             node_types=tuple(node_types),
             routes=routes,
+            toolsets=toolsets,
         )
 
     def _activate_node_types(self, plugin: LoadedPlugin) -> None:
@@ -308,6 +323,18 @@ class PluginHost:
     def route(self, plugin_id: str, path: str) -> WebhookRoute | None:
         plugin = self.plugins.get(plugin_id)
         return plugin.routes.get(path) if plugin is not None else None
+
+    def check_config(self, plugin_id: str, config: Mapping[str, Any]) -> Mapping[str, Sequence[str]]:
+        """The plugin's offline ``check_config`` problems with ``config`` (field path → messages)."""
+        problems = self.call_hook(plugin_id, "check_config", plugin_id=plugin_id, config=config)
+        if problems is None:
+            return {}
+        if not isinstance(problems, Mapping):
+            raise TypeError(f"check_config of the plugin {plugin_id} returned {type(problems).__name__}, not a dict")
+        return {
+            str(where): [messages] if isinstance(messages, str) else [str(message) for message in messages]
+            for where, messages in problems.items()
+        }
 
     def validate_config(self, plugin_id: str, config: Mapping[str, Any], ctx: PluginContext) -> Any:
         """The plugin's ``validate_config`` answer: a ``CredentialCheck``, an awaitable of one, or None."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Final
 
@@ -22,6 +23,9 @@ from builder.sdk.markers import SDK_VERSION
 
 MANIFEST_FILE: Final = "manifest.json"
 SECRET_KEY: Final = "x-secret"
+# On the items schema of a list of objects: the field naming each item (unique in the list). The
+# items' own secrets are stored under that name, so reordering the list keeps them with their item.
+ITEM_KEY: Final = "x-key"
 # An id is also a Python package name under plugins/ and part of URLs.
 PLUGIN_ID: Final = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 
@@ -54,8 +58,10 @@ class Provides(_Strict):
     node_types: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.\-]{0,63}$")]] = Field(
         default_factory=list, max_length=50
     )
+    # Tool sets (register_toolsets): tools listed per workspace from its settings.
+    toolsets: list[Name] = Field(default_factory=list, max_length=20)
 
-    _unique_names = field_validator("tools", "providers", "node_types")(_unique)
+    _unique_names = field_validator("tools", "providers", "node_types", "toolsets")(_unique)
 
 
 class Permissions(_Strict):
@@ -77,7 +83,9 @@ class Manifest(_Strict):
     categories: list[Slug] = Field(default_factory=list, max_length=10)
     provides: Provides = Field(default_factory=Provides)
     # The JSON Schema of the workspace's settings (an object); "x-secret": true on a top-level
-    # string property encrypts it at rest and masks it in every response.
+    # string property encrypts it at rest and masks it in every response. So it does on a string
+    # property of the items of a top-level list whose items name themselves ("x-key": "name"):
+    # several API sources, each with its own key.
     config_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
     permissions: Permissions = Field(default_factory=Permissions)
 
@@ -94,10 +102,23 @@ class Manifest(_Strict):
         for name, field in properties.items():
             if isinstance(field, dict) and field.get(SECRET_KEY) and field.get("type") != "string":
                 raise ValueError(f'{name}: only "type": "string" properties can be "x-secret"')
+            for item_field in _item_secrets(field):
+                if _keyed_items(field) is None:
+                    raise ValueError(
+                        f'{name}: a list whose items have "x-secret" fields names each item: give its items '
+                        f'"{ITEM_KEY}": "<a required string property>"'
+                    )
+                if field["items"]["properties"][item_field].get("type") != "string":
+                    raise ValueError(f'{name}.items.{item_field}: only "type": "string" properties can be "x-secret"')
         nested = _nested_secrets({k: v for k, v in schema.items() if k != "properties"})
-        nested += [f"{name}.{path}" for name, field in properties.items() for path in _nested_secrets(field, top=True)]
+        for name, field in properties.items():
+            allowed = {f"items.properties.{item}.{SECRET_KEY}" for item in _item_secrets(field)}
+            nested += [f"{name}.{path}" for path in _nested_secrets(field, top=True) if path not in allowed]
         if nested:
-            raise ValueError(f'"x-secret" is only allowed on top-level properties, not at {", ".join(nested)}')
+            raise ValueError(
+                f'"x-secret" is only allowed on top-level properties, not at {", ".join(nested)} '
+                f'(and on the items\' properties of a top-level list whose items have "{ITEM_KEY}")'
+            )
         return schema
 
     @model_validator(mode="after")
@@ -108,8 +129,35 @@ class Manifest(_Strict):
 
     @property
     def secret_fields(self) -> list[str]:
+        """The top-level secret fields (see ``secret_slots`` for the secrets inside lists too)."""
         properties = self.config_schema.get("properties", {})
         return [name for name, field in properties.items() if isinstance(field, dict) and field.get(SECRET_KEY)]
+
+    @property
+    def keyed_lists(self) -> dict[str, str]:
+        """Top-level lists of objects named by an ``x-key`` field: list field → key field."""
+        properties = self.config_schema.get("properties", {})
+        return {name: key for name, field in properties.items() if (key := _keyed_items(field)) is not None}
+
+    def secret_slots(self, values: dict[str, Any]) -> list[SecretSlot]:
+        """Every place of ``values`` where a secret goes: each top-level secret field (set or not), and
+        each secret field of each named item of a list (``sources[petstore].secret``)."""
+        slots = [SecretSlot(key=name, where=name, holder=values, field=name) for name in self.secret_fields]
+        properties = self.config_schema.get("properties", {})
+        for name, key in self.keyed_lists.items():
+            items = values.get(name)
+            if not isinstance(items, list):
+                continue
+            for index, item in enumerate(items):
+                if not isinstance(item, dict) or not isinstance(item.get(key), str):
+                    continue
+                slots += [
+                    SecretSlot(
+                        key=f"{name}[{item[key]}].{field}", where=f"{name}.{index}.{field}", holder=item, field=field
+                    )
+                    for field in _item_secrets(properties[name])
+                ]
+        return slots
 
     @property
     def config_fields(self) -> list[str]:
@@ -124,6 +172,44 @@ class Manifest(_Strict):
             if isinstance(field, dict) and "default" in field and name not in config
         }
         return {**defaults, **config}
+
+
+@dataclass(frozen=True)
+class SecretSlot:
+    """One place of a plugin's settings where a secret goes.
+
+    ``key``: its name in storage (``api_key``, ``sources[petstore].secret``); ``where``: its path in
+    the settings, for messages (``sources.0.secret``); ``holder[field]`` is the value itself.
+    """
+
+    key: str
+    where: str
+    holder: dict[str, Any]
+    field: str
+
+
+def _keyed_items(field: Any) -> str | None:
+    """The ``x-key`` field of a list of objects whose items name themselves with a required string."""
+    if not isinstance(field, dict) or field.get("type") != "array" or not isinstance(field.get("items"), dict):
+        return None
+    items = field["items"]
+    key = items.get(ITEM_KEY)
+    item_properties = items.get("properties", {})
+    if not isinstance(key, str) or not isinstance(item_properties.get(key), dict):
+        return None
+    if item_properties[key].get("type") != "string" or key not in items.get("required", []):
+        return None
+    return key
+
+
+def _item_secrets(field: Any) -> list[str]:
+    """The ``x-secret`` properties of the items of a top-level list."""
+    if not isinstance(field, dict) or not isinstance(field.get("items"), dict):
+        return []
+    properties = field["items"].get("properties", {})
+    if not isinstance(properties, dict):
+        return []
+    return [name for name, item in properties.items() if isinstance(item, dict) and item.get(SECRET_KEY)]
 
 
 def _nested_secrets(node: Any, *, top: bool = False) -> list[str]:

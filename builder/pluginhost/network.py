@@ -8,13 +8,14 @@ Redirects are followed by the inner client, each hop SSRF-checked again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
 
 from builder.engine.i18n import gettext_noop
 from builder.engine.runtime.contract import HttpClient, HttpResponse
+from builder.sdk.context import UrlVetting
 from builder.sdk.errors import ToolError
 
 NOT_PERMITTED = "network_not_permitted"
@@ -32,25 +33,24 @@ def host_permitted(host: str, patterns: Sequence[str]) -> bool:
 
 
 class PermittedHttpClient:
-    """Implements ``HttpClient``: refuses hosts outside ``hosts``, then delegates to ``inner``."""
+    """Implements ``HttpClient`` (and ``UrlVetting``): refuses hosts outside ``hosts``, then delegates
+    to ``inner``."""
 
     def __init__(self, inner: HttpClient, hosts: Sequence[str], *, plugin_id: str) -> None:
         self.inner = inner
         self.hosts = tuple(hosts)
         self.plugin_id = plugin_id
 
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        params: Mapping[str, str] | None = None,
-        json: Any = None,
-        data: Mapping[str, str] | None = None,
-        content: str | bytes | None = None,
-        timeout_s: float = 30.0,
-    ) -> HttpResponse:
+    async def vet_url(self, url: str) -> str:
+        """``UrlVetting``: the manifest's hosts, then the inner client's SSRF check of ``url``."""
+        self._check_host(url)
+        if not isinstance(self.inner, UrlVetting):
+            raise ToolError(
+                f"The {self.plugin_id} plugin cannot open its own connections on this server.", code=NOT_PERMITTED
+            )
+        return await self.inner.vet_url(url)
+
+    def _check_host(self, url: str) -> None:
         try:
             host = httpx.URL(url).host
         except (httpx.InvalidURL, TypeError):
@@ -65,6 +65,42 @@ class PermittedHttpClient:
                 plugin=self.plugin_id,
                 host=host,
             )
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        data: Mapping[str, str] | None = None,
+        content: str | bytes | None = None,
+        timeout_s: float = 30.0,
+    ) -> HttpResponse:
+        self._check_host(url)
         return await self.inner.request(
             method, url, headers=headers, params=params, json=json, data=data, content=content, timeout_s=timeout_s
         )
+
+    async def download(
+        self,
+        url: str,
+        sink: Callable[[bytes], Awaitable[None]],
+        *,
+        max_bytes: int,
+        headers: Mapping[str, str] | None = None,
+        timeout_s: float = 600.0,
+    ) -> HttpResponse:
+        """The host's download of a job's result file (``SsrfSafeHttpClient.download``), from a host
+        the manifest lists."""
+        self._check_host(url)
+        download = getattr(self.inner, "download", None)
+        if download is None:
+            raise ToolError.from_template(
+                NOT_PERMITTED,
+                gettext_noop("The files of the %(plugin)s plugin cannot be downloaded on this server."),
+                plugin=self.plugin_id,
+            )
+        response: HttpResponse = await download(url, sink, max_bytes=max_bytes, headers=headers, timeout_s=timeout_s)
+        return response

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 from builder.accounts.models import Workspace
 from builder.accounts.permissions import Actor, check_workspace_permission
 from builder.accounts.roles import Action
+from builder.core.crypto import SecretUnreadable
 from builder.core.exceptions import NotFound
-from builder.pluginhost.configuration import is_configured, masked_config, secrets_set
+from builder.core.ssrf import SsrfSafeHttpClient
+from builder.pluginhost.configuration import decrypted_config, is_configured, masked_config, secrets_set
+from builder.pluginhost.contexts import plugin_context
 from builder.pluginhost.manager import LoadedPlugin, PluginProblem, get_host
 from builder.pluginhost.models import PluginInstallation
 from builder.pluginhost.roles import PLUGINS_MANAGE, PLUGINS_VIEW
+from builder.pluginhost.toolsets import ToolSetProblem
+from builder.sdk.errors import ToolError
+from builder.sdk.tools import ToolSpec
 
 
 @dataclass(frozen=True)
@@ -71,3 +79,43 @@ def plugin_config_get(*, actor: Actor, workspace: Workspace, plugin_id: str) -> 
         "secrets_set": secrets_set(manifest, listing.installation),
         "config_schema": manifest.config_schema,
     }
+
+
+@dataclass(frozen=True)
+class PluginTools:
+    """A plugin's tools in a workspace: static ones and those its tool sets list, by name."""
+
+    tools: list[ToolSpec[Any, Any]]
+    # Tool sets (or their sources) that list nothing now, and why.
+    problems: list[ToolSetProblem] = field(default_factory=list)
+
+
+def plugin_tools_list(*, actor: Actor, workspace: Workspace, plugin_id: str) -> PluginTools:
+    """The tools the workspace's bots can pick from this plugin: its static tools, and what its tool
+    sets list from the saved settings (even before the plugin is enabled, so an admin sees what an
+    import gives). Listing may ask a remote server; the host caches it (``toolsets.py``)."""
+    listing = plugin_get(actor=actor, workspace=workspace, plugin_id=plugin_id)
+    plugin = listing.plugin
+    assert plugin is not None
+    tools = dict(plugin.tools)
+    problems: list[ToolSetProblem] = []
+    if plugin.toolsets:
+        try:
+            config = decrypted_config(plugin.manifest, listing.installation)
+        except SecretUnreadable:
+            unreadable = ToolError(
+                _("The stored settings cannot be decrypted: an administrator must enter them again."),
+                code="plugin_settings_unreadable",
+            )
+            problems = [ToolSetProblem(name, "", unreadable) for name in sorted(plugin.toolsets)]
+            return PluginTools(tools=[tools[name] for name in sorted(tools)], problems=problems)
+        ctx = plugin_context(
+            plugin,
+            config=config,
+            http=SsrfSafeHttpClient(allow=settings.AGENTLOOM_HTTP_ALLOWLIST),
+            workspace_id=str(workspace.pk),
+        )
+        listed = async_to_sync(get_host().toolset_cache.listing)(plugin, ctx)
+        tools.update(listed.tools)
+        problems = list(listed.problems)
+    return PluginTools(tools=[tools[name] for name in sorted(tools)], problems=problems)

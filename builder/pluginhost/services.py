@@ -63,6 +63,21 @@ def _loaded(listing_plugin: LoadedPlugin | None) -> LoadedPlugin:
     return listing_plugin
 
 
+def _check_settings(plugin: LoadedPlugin, values: Mapping[str, Any]) -> None:
+    """The config schema, then the plugin's own offline checks (``check_config``: a spec that does
+    not parse, a transport this server refuses); ``ValidationFailed`` with the fields otherwise."""
+    validate_config(plugin.manifest, values)
+    try:
+        problems = get_host().check_config(plugin.id, values)
+    except Exception as error:  # the plugin's bug: say so, do not save what it could not check
+        logger.exception("check_config of the plugin %s raised", plugin.id)
+        raise ValidationFailed(
+            _("The plugin could not check these settings: %(error)s") % {"error": type(error).__name__}
+        ) from None
+    if problems:
+        raise ValidationFailed(_("The plugin's settings are invalid."), fields=dict(problems))
+
+
 @transaction.atomic
 def plugin_enable(*, actor: Actor, workspace: Workspace, plugin_id: str) -> PluginInstallation:
     """Let the workspace's bots use the plugin; its stored settings must be valid first."""
@@ -70,7 +85,7 @@ def plugin_enable(*, actor: Actor, workspace: Workspace, plugin_id: str) -> Plug
     installation = _installation_for_update(workspace, plugin_id)
     values = decrypted_config(plugin.manifest, installation)
     try:
-        validate_config(plugin.manifest, values)
+        _check_settings(plugin, values)
     except ValidationFailed as error:
         raise ValidationFailed(_("Complete the plugin's settings before enabling it."), fields=error.fields) from None
     installation.enabled = True
@@ -99,7 +114,7 @@ def plugin_configure(
     plugin = _loaded(plugin_get(actor=actor, workspace=workspace, plugin_id=plugin_id, action=PLUGINS_MANAGE).plugin)
     installation = _installation_for_update(workspace, plugin_id)
     values = merged_config(plugin.manifest, installation, config)
-    validate_config(plugin.manifest, values)
+    _check_settings(plugin, values)
     stored = stored_config(plugin.manifest, values)
     installation.config = stored.config
     installation.secrets_encrypted = stored.secrets_encrypted
@@ -120,7 +135,7 @@ def plugin_test_credentials(
         values = decrypted_config(plugin.manifest, listing.installation)
     else:
         values = merged_config(plugin.manifest, listing.installation, config)
-    validate_config(plugin.manifest, values)
+    _check_settings(plugin, values)
     ctx = plugin_context(
         plugin,
         config=values,

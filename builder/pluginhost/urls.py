@@ -23,6 +23,11 @@ urlpatterns = [
         name="plugin-config",
     ),
     path(
+        "workspaces/<uuid:workspace_id>/plugins/<slug:plugin_id>/tools",
+        apis.PluginToolsApi.as_view(),
+        name="plugin-tools",
+    ),
+    path(
         "workspaces/<uuid:workspace_id>/plugins/<slug:plugin_id>/test",
         apis.PluginTestApi.as_view(),
         name="plugin-test",

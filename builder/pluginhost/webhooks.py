@@ -3,6 +3,7 @@
 A plain async Django view, not DRF: the caller is another service with no Agentloom credentials,
 so there is no authentication or CSRF here. Each handler verifies its caller (a signature, a
 token in the path) before trusting the body; the route exists only while its plugin is loaded.
+The jobs a handler reports (``WebhookResponse.job_updates``) are updated before it is answered.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from builder.core.exception_handler import error_body
+from builder.pluginhost.jobs import job_report
 from builder.pluginhost.manager import get_host
+from builder.sdk.jobs import JobCallback
 from builder.sdk.routes import WebhookRequest, WebhookResponse
 
 logger = logging.getLogger(__name__)
@@ -53,6 +56,20 @@ async def plugin_webhook(request: HttpRequest, plugin_id: str, path: str) -> Htt
     if not isinstance(answer, WebhookResponse):
         logger.error("the webhook %s of the plugin %s returned %s", path, plugin_id, type(answer).__name__)
         return _failed()
+    if answer.job_updates:
+        updates = list(answer.job_updates)
+        if not all(isinstance(update, JobCallback) for update in updates):
+            logger.error(
+                "the webhook %s of the plugin %s reported job updates that are not JobCallback", path, plugin_id
+            )
+            return _failed()
+        try:
+            await job_report(plugin_id=plugin_id, updates=updates)
+        except Exception:  # the provider may call again; a 500 tells it to
+            logger.exception(
+                "the jobs reported by the webhook %s of the plugin %s could not be updated", path, plugin_id
+            )
+            return _failed()
     reply: HttpResponse
     if answer.json is None:
         reply = HttpResponse(status=answer.status)

@@ -7,14 +7,23 @@ loads through the ``agentloom.plugins`` entry points, and its tests run without 
     from builder.sdk import PluginContext, ToolError, ToolSpec, hookimpl
 """
 
-from builder.sdk.context import CredentialCheck, HttpClient, HttpResponse, PluginContext, ProgressReporter
+from builder.sdk.context import (
+    CredentialCheck,
+    HttpClient,
+    HttpResponse,
+    PluginContext,
+    ProgressReporter,
+    UrlVetting,
+)
 from builder.sdk.errors import ToolError
 from builder.sdk.execution import run_tool
+from builder.sdk.jobs import JobCallback, JobFile, JobStatus
 from builder.sdk.langchain import from_langchain_tool, to_langchain_tool
 from builder.sdk.markers import ENTRY_POINT_GROUP, PROJECT_NAME, SDK_VERSION, hookimpl, hookspec
 from builder.sdk.providers import ModelProviderSpec, ProviderSettings
 from builder.sdk.routes import WebhookRequest, WebhookResponse, WebhookRoute
 from builder.sdk.tools import JobHandle, ToolSpec
+from builder.sdk.toolsets import ListedTools, ToolSet, json_schema_model, unique_tool_name
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -23,19 +32,27 @@ __all__ = [
     "CredentialCheck",
     "HttpClient",
     "HttpResponse",
+    "JobCallback",
+    "JobFile",
     "JobHandle",
+    "JobStatus",
+    "ListedTools",
     "ModelProviderSpec",
     "PluginContext",
     "ProgressReporter",
     "ProviderSettings",
     "ToolError",
+    "ToolSet",
     "ToolSpec",
+    "UrlVetting",
     "WebhookRequest",
     "WebhookResponse",
     "WebhookRoute",
     "from_langchain_tool",
     "hookimpl",
     "hookspec",
+    "json_schema_model",
     "run_tool",
     "to_langchain_tool",
+    "unique_tool_name",
 ]

@@ -11,13 +11,13 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol, runtime_checkable
 
 from builder.engine.i18n import gettext_noop
 from builder.engine.runtime.contract import HttpClient, HttpResponse
 from builder.sdk.errors import MISSING_CREDENTIALS, ToolError
 
-__all__ = ["CredentialCheck", "HttpClient", "HttpResponse", "PluginContext", "ProgressReporter"]
+__all__ = ["CredentialCheck", "HttpClient", "HttpResponse", "PluginContext", "ProgressReporter", "UrlVetting"]
 
 # percent (0-100, or None when unknown) and a short note for the chat.
 ProgressReporter = Callable[[float | None, str], Awaitable[None]]
@@ -35,6 +35,17 @@ async def _no_progress(percent: float | None, note: str) -> None:
 
 def _never_cancelled() -> bool:
     return False
+
+
+@runtime_checkable
+class UrlVetting(Protocol):
+    """What ``ctx.http`` also offers on a server, for a library that opens its own connections (the
+    MCP SDK's HTTP client): ``await ctx.http.vet_url(url)`` applies the manifest's hosts and the SSRF
+    policy to ``url`` and returns the IP address to connect to. Pin the connection to that address
+    (keeping the URL's host name for the Host header and TLS), or a second DNS answer could differ.
+    """
+
+    async def vet_url(self, url: str) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import traceback
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
 from pydantic import BaseModel, ValidationError
@@ -21,6 +21,7 @@ from builder.engine.i18n import gettext_noop
 from builder.engine.runtime.contract import NodeError
 from builder.sdk.context import PluginContext
 from builder.sdk.errors import FAILED, INVALID_INPUT, INVALID_OUTPUT, TIMEOUT, ToolError
+from builder.sdk.jobs import JobStatus
 from builder.sdk.tools import JobHandle, ToolSpec
 
 # How long a timed-out tool gets to react to its cancellation before the host stops waiting.
@@ -92,10 +93,10 @@ def check_output(spec: ToolSpec[Any, Any], result: Any) -> BaseModel | JobHandle
     )
 
 
-async def _within_timeout(spec: ToolSpec[Any, Any], data: BaseModel, ctx: PluginContext) -> Any:
+async def _within_timeout(spec: ToolSpec[Any, Any], call: Callable[[], Awaitable[Any]], ctx: PluginContext) -> Any:
     # A task and asyncio.wait rather than wait_for: a tool that swallows its cancellation (a bare
     # ``except``, a blocking call) must not hold the run past its timeout.
-    task = asyncio.ensure_future(spec.invoke(data, ctx))
+    task = asyncio.ensure_future(call())
     try:
         done, _pending = await asyncio.wait({task}, timeout=spec.timeout_s)
     except asyncio.CancelledError:
@@ -123,8 +124,37 @@ async def run_tool(
 ) -> BaseModel | JobHandle:
     """Validate, invoke within the timeout, check the result; every failure a ``ToolError``."""
     data = validate_input(spec, inputs)
+    return check_output(spec, await _guarded(spec, lambda: spec.invoke(data, ctx), ctx))
+
+
+async def run_poll(spec: ToolSpec[Any, Any], job: JobHandle, ctx: PluginContext) -> JobStatus:
+    """Ask a long-running tool how its job is doing (``poll``), within the tool's timeout; every
+    failure a ``ToolError``, as for ``run_tool``."""
+    if spec.poll is None:
+        raise ValueError(f"the {spec.name} tool has no poll: it is not long-running")
+    poll = spec.poll
+    status = await _guarded(spec, lambda: poll(job, ctx), ctx)
+    if not isinstance(status, JobStatus):
+        raise ToolError.from_template(
+            INVALID_OUTPUT,
+            gettext_noop("The %(tool)s tool reported %(returned)s instead of a JobStatus."),
+            tool=spec.name,
+            returned=type(status).__name__,
+        )
+    return status
+
+
+async def run_cancel(spec: ToolSpec[Any, Any], job: JobHandle, ctx: PluginContext) -> None:
+    """Ask the provider to stop a job (the tool's ``cancel``, when it has one); failures as ``ToolError``."""
+    cancel = spec.cancel
+    if cancel is not None:
+        await _guarded(spec, lambda: cancel(job, ctx), ctx)
+
+
+async def _guarded(spec: ToolSpec[Any, Any], call: Callable[[], Awaitable[Any]], ctx: PluginContext) -> Any:
+    """Await one of the tool's functions within its timeout, every failure turned into a ``ToolError``."""
     try:
-        result = await _within_timeout(spec, data, ctx)
+        return await _within_timeout(spec, call, ctx)
     except ToolError as error:
         raise _redacted(error, ctx) from None
     except NodeError as error:  # from ctx.http: ssrf_blocked, http_timeout, http_error…
@@ -147,7 +177,6 @@ async def run_tool(
             tool=spec.name,
             error=described,
         ) from None
-    return check_output(spec, result)
 
 
 def _redacted(error: ToolError, ctx: PluginContext) -> ToolError:

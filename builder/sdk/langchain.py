@@ -20,6 +20,7 @@ from builder.sdk.context import PluginContext
 from builder.sdk.errors import ToolError
 from builder.sdk.execution import output_json, run_tool
 from builder.sdk.tools import DEFAULT_TIMEOUT_S, TOOL_NAME, ToolSpec
+from builder.sdk.toolsets import is_json_schema_model
 
 
 def to_langchain_tool(spec: ToolSpec[Any, Any], ctx: PluginContext) -> StructuredTool:
@@ -35,7 +36,9 @@ def to_langchain_tool(spec: ToolSpec[Any, Any], ctx: PluginContext) -> Structure
         coroutine=call,
         name=spec.name,
         description=spec.description,
-        args_schema=spec.input_model,
+        # An input defined by a JSON Schema (an OpenAPI operation, an MCP tool) is given as that schema;
+        # run_tool validates it.
+        args_schema=spec.input_schema() if is_json_schema_model(spec.input_model) else spec.input_model,
         handle_tool_error=True,
     )
 

@@ -21,6 +21,7 @@ the SSRF-safe HTTP client allowed to reach 127.0.0.1 (where a test's fake API se
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
 import json
@@ -37,7 +38,8 @@ from builder.engine.runtime.contract import HttpClient
 from builder.pluginhost.contexts import plugin_context
 from builder.pluginhost.manager import LoadedPlugin, PluginHost
 from builder.sdk.context import CredentialCheck, PluginContext
-from builder.sdk.execution import run_tool
+from builder.sdk.execution import check_output, run_cancel, run_poll, run_tool
+from builder.sdk.jobs import JobStatus
 from builder.sdk.langchain import to_langchain_tool
 from builder.sdk.tools import JobHandle, ToolSpec
 
@@ -108,11 +110,24 @@ class PluginHarness:
             extra_hosts=self.allow_hosts,
         )
 
+    async def listed_tools(self, *, config: Mapping[str, Any] | None = None) -> dict[str, ToolSpec[Any, Any]]:
+        """What the plugin's tool sets (``register_toolsets``) list for ``config`` (default: the
+        harness's), by name, through the host's own cache; a tool set that cannot list raises its
+        ``ToolError`` (code ``toolset_unavailable``)."""
+        listing = await self.host.toolset_cache.listing(self.plugin, self.context(config=config))
+        for problem in listing.problems:
+            raise problem.error
+        return dict(listing.tools)
+
     async def invoke(
         self, tool: str, inputs: Mapping[str, Any] | BaseModel | None = None, *, config: Mapping[str, Any] | None = None
     ) -> Any:
-        """Run a tool as the host would: its output model (or ``JobHandle``), or ``ToolError`` raised."""
-        return await run_tool(self.tool(tool), inputs or {}, self.context(tool, config=config))
+        """Run a tool (a static one, or one the tool sets list) as the host would: its output model
+        (or ``JobHandle``), or ``ToolError`` raised."""
+        spec = self.plugin.tools.get(tool)
+        if spec is None and self.plugin.toolsets:
+            spec = (await self.listed_tools(config=config)).get(tool)
+        return await run_tool(spec or self.tool(tool), inputs or {}, self.context(tool, config=config))
 
     async def invoke_json(
         self, tool: str, inputs: Mapping[str, Any] | BaseModel | None = None, *, config: Mapping[str, Any] | None = None
@@ -128,6 +143,43 @@ class PluginHarness:
         if inspect.isawaitable(answer):
             answer = await answer
         return answer  # type: ignore[no-any-return]
+
+    async def poll(self, tool: str, job: JobHandle, *, config: Mapping[str, Any] | None = None) -> JobStatus:
+        """One poll of a long-running tool's job, as the host makes it (``ToolError`` raised)."""
+        return await run_poll(self.tool(tool), job, self.context(tool, config=config))
+
+    async def cancel(self, tool: str, job: JobHandle, *, config: Mapping[str, Any] | None = None) -> None:
+        """The tool's ``cancel`` of a job, as the host calls it (``ToolError`` raised)."""
+        await run_cancel(self.tool(tool), job, self.context(tool, config=config))
+
+    async def run_job(
+        self,
+        tool: str,
+        inputs: Mapping[str, Any] | BaseModel | None = None,
+        *,
+        config: Mapping[str, Any] | None = None,
+        max_polls: int = 100,
+        interval_s: float = 0.0,
+    ) -> JobStatus:
+        """Start a long-running tool's job and poll it until it is over, as the host does (but
+        ``interval_s`` apart, not ``poll_interval_s``): its last ``JobStatus``. Progress goes to
+        ``progress``, ``handle_state`` is carried to the next poll, and a success's output (its
+        files' fields standing for the stored files' URLs) is checked against the output model."""
+        job = await self.invoke(tool, inputs, config=config)
+        if not isinstance(job, JobHandle):
+            raise AssertionError(f"the {tool} tool returned {type(job).__name__}, not a JobHandle")
+        for _ in range(max_polls):
+            status = await self.poll(tool, job, config=config)
+            if status.handle_state is not None:
+                job = job.model_copy(update={"state": status.handle_state})
+            if status.state == "succeeded":
+                stored = {field: f"/media/{field}" for field in status.files}
+                check_output(self.tool(tool), {**(status.output or {}), **stored})
+            if status.state != "running":
+                return status
+            self.progress.append(ProgressUpdate(tool=tool, percent=status.percent, note=status.note))
+            await asyncio.sleep(interval_s)
+        raise AssertionError(f"the {tool} tool's job was still running after {max_polls} polls")
 
 
 async def invoke_tool(

@@ -1,4 +1,4 @@
-"""What a plugin tool is: ``ToolSpec``, and ``JobHandle`` for tools that take minutes.
+"""What a plugin tool is: ``ToolSpec``, and ``JobHandle`` for tools that take minutes (``jobs.py``).
 
 A tool's input and output are pydantic models. Their JSON Schema is what an agent's model sees
 when it decides to call the tool, and what the builder turns into the tool node's form, so write
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 if TYPE_CHECKING:
     from builder.sdk.context import PluginContext
+    from builder.sdk.jobs import JobStatus
 
 TOOL_NAME: Final = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_TIMEOUT_S: Final = 3600.0
@@ -29,9 +30,10 @@ OutputT = TypeVar("OutputT", bound=BaseModel)
 class JobHandle(BaseModel):
     """What a ``long_running`` tool's ``invoke`` returns instead of its output: a started job.
 
-    The host keeps it (so it must be JSON) and follows the job until it finishes, fails, is
-    cancelled or passes ``deadline_s``; the job runner arrives in a later release of the host, which
-    will say here how it polls.
+    The host keeps it (so it must be JSON: ``state`` is what ``poll`` needs after a restart) and
+    calls the tool's ``poll`` every ``poll_interval_s`` seconds until the job succeeds, fails, is
+    cancelled, or is still running ``deadline_s`` seconds after it started (``job_expired``).
+    See ``builder.sdk.jobs``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -54,6 +56,10 @@ class ToolSpec(Generic[InputT, OutputT]):
     after ``timeout_s`` seconds (for a long-running tool: the time to start the job). ``invoke``
     runs on the server's event loop: await I/O (``ctx.http``), and move blocking or CPU-heavy
     work to ``asyncio.to_thread``.
+
+    A ``long_running`` tool also has ``poll(handle, ctx) -> JobStatus`` (required: how the host
+    follows the job, each call within ``timeout_s``) and may have ``cancel(handle, ctx)`` (tell the
+    provider to stop: the run was cancelled or the job passed its deadline).
     """
 
     name: str
@@ -65,6 +71,8 @@ class ToolSpec(Generic[InputT, OutputT]):
     timeout_s: float = DEFAULT_TIMEOUT_S
     # What the builder shows; the name, humanised, when empty.
     title: str = ""
+    poll: Callable[[JobHandle, PluginContext], Awaitable[JobStatus]] | None = None
+    cancel: Callable[[JobHandle, PluginContext], Awaitable[None]] | None = None
 
     def __post_init__(self) -> None:
         if not TOOL_NAME.match(self.name):
@@ -80,6 +88,19 @@ class ToolSpec(Generic[InputT, OutputT]):
             raise TypeError(f"Tool {self.name}: invoke must be an async function (async def).")
         if not 0 < self.timeout_s <= MAX_TIMEOUT_S:
             raise ValueError(f"Tool {self.name}: timeout_s must be more than 0 and at most {MAX_TIMEOUT_S:g}.")
+        self._check_job_functions()
+
+    def _check_job_functions(self) -> None:
+        if self.long_running and self.poll is None:
+            raise ValueError(
+                f"Tool {self.name} is long_running: give it poll=, an async function (handle, ctx) -> JobStatus "
+                "that asks the provider how the job is doing."
+            )
+        if not self.long_running and (self.poll is not None or self.cancel is not None):
+            raise ValueError(f"Tool {self.name}: poll and cancel are for long_running tools (long_running=True).")
+        for label, function in (("poll", self.poll), ("cancel", self.cancel)):
+            if function is not None and not _is_async(function):
+                raise TypeError(f"Tool {self.name}: {label} must be an async function (async def).")
 
     @property
     def display_title(self) -> str:

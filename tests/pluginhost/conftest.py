@@ -9,6 +9,7 @@ import pytest
 
 from builder.pluginhost.manager import PluginHost, set_host
 from tests.pluginhost import example_plugin
+from tests.pluginhost.jobs_support import async_orm_closed, jobs_host, jobs_mode, jobs_worker, render_api  # noqa: F401
 from tests.pluginhost.support import write_plugin
 
 

@@ -27,10 +27,12 @@ def test_every_hookspec_is_documented_in_the_hook_reference() -> None:
     names = hook_names()
 
     assert names == [
+        "check_config",
         "register_model_providers",
         "register_node_types",
         "register_routes",
         "register_tools",
+        "register_toolsets",
         "startup",
         "validate_config",
     ]

@@ -165,6 +165,9 @@ async def test_a_long_running_tool_needs_a_job_runner(workspace: Workspace, exam
     async def start(data: Any, ctx: Any) -> JobHandle:
         return JobHandle(job_id="job-1")
 
+    async def poll(job: JobHandle, ctx: Any) -> Any:
+        raise AssertionError("the runner follows the job")
+
     plugin.tools["render"] = ToolSpec(  # type: ignore[index]
         name="render",
         description="Starts a job.",
@@ -172,6 +175,7 @@ async def test_a_long_running_tool_needs_a_job_runner(workspace: Workspace, exam
         output_model=echo.output_model,
         invoke=start,
         long_running=True,
+        poll=poll,
     )
 
     class Runner:

@@ -98,7 +98,7 @@ def test_broken_hooks_are_refused_with_the_reason(tmp_path: Path, hooks: str, pr
 
 
 def test_permissions_must_cover_long_running_tools_and_webhooks(tmp_path: Path) -> None:
-    long_running = PING_HOOKS.replace("invoke=ping)", "invoke=ping, long_running=True)")
+    long_running = PING_HOOKS.replace("invoke=ping)", "invoke=ping, long_running=True, poll=ping)")
     webhooks = PING_HOOKS + (
         "\nfrom builder.sdk import WebhookRoute, WebhookResponse\n\n"
         "async def done(request):\n    return WebhookResponse()\n\n"

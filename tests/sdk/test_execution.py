@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from builder.engine.runtime.contract import HttpResponse, NodeError
-from builder.sdk import JobHandle, PluginContext, ToolError, ToolSpec, run_tool
+from builder.sdk import JobHandle, JobStatus, PluginContext, ToolError, ToolSpec, run_tool
 
 
 class In(BaseModel):
@@ -96,7 +96,11 @@ async def test_a_long_running_tool_may_return_a_job() -> None:
     async def start(data: In, ctx: PluginContext) -> JobHandle:
         return JobHandle(job_id="video-1")
 
-    assert await run_tool(tool(start, long_running=True), {"city": "Lyon"}, context()) == JobHandle(job_id="video-1")
+    async def poll(job: JobHandle, ctx: PluginContext) -> JobStatus:
+        return JobStatus(state="running")
+
+    spec = tool(start, long_running=True, poll=poll)
+    assert await run_tool(spec, {"city": "Lyon"}, context()) == JobHandle(job_id="video-1")
 
 
 async def test_a_hang_stops_at_the_tools_timeout_and_may_be_retried() -> None:

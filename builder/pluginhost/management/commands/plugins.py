@@ -62,6 +62,8 @@ class Command(BaseCommand):
             for name, spec in sorted(plugin.tools.items()):
                 kind = "long-running, " if spec.long_running else ""
                 self.stdout.write(f"    tool {name} ({kind}timeout {spec.timeout_s:g} s)")
+            for name, toolset in sorted(plugin.toolsets.items()):
+                self.stdout.write(f"    tool set {name} (tools listed per workspace: {toolset.description})")
             for kind in sorted(plugin.providers):
                 self.stdout.write(f"    model provider {kind}")
             for node_type in plugin.node_types:

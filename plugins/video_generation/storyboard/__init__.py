@@ -1,0 +1,1 @@
+"""The local storyboard renderer: script (scenes), fonts, cards, encoding, background renders."""
