@@ -23,7 +23,7 @@ from builder.sdk.markers import ENTRY_POINT_GROUP, PROJECT_NAME, SDK_VERSION, ho
 from builder.sdk.providers import ModelProviderSpec, ProviderSettings
 from builder.sdk.routes import WebhookRequest, WebhookResponse, WebhookRoute
 from builder.sdk.tools import JobHandle, ToolSpec
-from builder.sdk.toolsets import ListedTools, ToolSet, json_schema_model, unique_tool_name
+from builder.sdk.toolsets import ListedTools, ToolSet, json_schema_model, source_problems, unique_tool_name
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -53,6 +53,7 @@ __all__ = [
     "hookspec",
     "json_schema_model",
     "run_tool",
+    "source_problems",
     "to_langchain_tool",
     "unique_tool_name",
 ]

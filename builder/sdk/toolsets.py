@@ -22,7 +22,7 @@ import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped]
@@ -30,6 +30,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from builder.sdk.tools import TOOL_NAME, ToolSpec
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 if TYPE_CHECKING:
     from builder.sdk.context import PluginContext
@@ -75,6 +77,29 @@ class ListedTools:
 
     tools: Sequence[ToolSpec[Any, Any]]
     problems: Mapping[str, str] = field(default_factory=dict)
+
+
+def source_problems(
+    items: Sequence[Any] | None,
+    *,
+    field: str,
+    model: type[ModelT],
+    problems_of: Callable[[ModelT], Sequence[tuple[str, str]]],
+) -> dict[str, list[str]] | None:
+    """``check_config`` for a tool set whose settings are a list of sources (specs, servers…): each
+    item must validate as ``model``, then ``problems_of(item)`` names its fields' problems. Keys are
+    ``<field>.<index>[.<item field>]``, as the settings API reports them; None when all is well."""
+    problems: dict[str, list[str]] = {}
+    for index, raw in enumerate(items or []):
+        where = f"{field}.{index}"
+        try:
+            item = model.model_validate(raw)
+        except ValidationError as error:
+            problems[where] = [str(error.errors()[0]["msg"])]
+            continue
+        for name, message in problems_of(item):
+            problems.setdefault(f"{where}.{name}", []).append(message)
+    return problems or None
 
 
 def unique_tool_name(raw: str, taken: set[str], *, prefix: str = "", fallback: str = "tool") -> str:

@@ -15,9 +15,7 @@ import logging
 from collections.abc import Awaitable, Mapping
 from typing import Any, Final
 
-from pydantic import ValidationError
-
-from builder.sdk import CredentialCheck, ListedTools, PluginContext, ToolSet, ToolSpec, hookimpl
+from builder.sdk import CredentialCheck, ListedTools, PluginContext, ToolSet, ToolSpec, hookimpl, source_problems
 from plugins.mcp.connections import described
 from plugins.mcp.settings import Server, servers, stdio_allowed
 from plugins.mcp.tools import listed, server_tool
@@ -68,17 +66,7 @@ def check_config(plugin_id: str, config: Mapping[str, Any]) -> dict[str, list[st
     """Before saving: each server has what its transport needs, and stdio only where it is allowed."""
     if plugin_id != PLUGIN_ID:
         return None
-    problems: dict[str, list[str]] = {}
-    for index, raw in enumerate(config.get("servers") or []):
-        where = f"servers.{index}"
-        try:
-            server = Server.model_validate(raw)
-        except ValidationError as error:
-            problems[where] = [str(error.errors()[0]["msg"])]
-            continue
-        for field, message in _server_problems(server):
-            problems.setdefault(f"{where}.{field}", []).append(message)
-    return problems or None
+    return source_problems(config.get("servers"), field="servers", model=Server, problems_of=_server_problems)
 
 
 def _server_problems(server: Server) -> list[tuple[str, str]]:

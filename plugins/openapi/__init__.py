@@ -14,9 +14,7 @@ import logging
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Final
 
-from pydantic import ValidationError
-
-from builder.sdk import CredentialCheck, ListedTools, PluginContext, ToolSet, ToolSpec, hookimpl
+from builder.sdk import CredentialCheck, ListedTools, PluginContext, ToolSet, ToolSpec, hookimpl, source_problems
 from plugins.openapi.auth import AuthSettingsError, access_token, auth_plan
 from plugins.openapi.calls import operation_tool
 from plugins.openapi.operations import operations, server_url
@@ -93,17 +91,7 @@ def check_config(plugin_id: str, config: Mapping[str, Any]) -> dict[str, list[st
     """Before saving: each source has one spec that parses and validates, and what its auth needs."""
     if plugin_id != PLUGIN_ID:
         return None
-    problems: dict[str, list[str]] = {}
-    for index, raw in enumerate(config.get("sources") or []):
-        where = f"sources.{index}"
-        try:
-            source = Source.model_validate(raw)
-        except ValidationError as error:
-            problems[where] = [str(error.errors()[0]["msg"])]
-            continue
-        for field, message in _source_problems(source):
-            problems.setdefault(f"{where}.{field}", []).append(message)
-    return problems or None
+    return source_problems(config.get("sources"), field="sources", model=Source, problems_of=_source_problems)
 
 
 def _source_problems(source: Source) -> Sequence[tuple[str, str]]:
