@@ -21,6 +21,7 @@ import pytest
 from django.conf import settings
 
 from tests.support.fake_openai import fake_openai, fake_openai_server  # noqa: F401  (fixtures)
+from tests.support.pgserver import pgserver_dsn  # noqa: F401  (fixture)
 from tests.support.processes import AsgiServerFactory, CeleryWorker, log_tail, stop_process, wait_for_port
 from tests.support.services import require_service
 
@@ -49,6 +50,32 @@ def _production_services() -> None:
     require_service("PostgreSQL", settings.DATABASE_URL)
     if settings.REDIS_URL:
         require_service("Redis", settings.REDIS_URL)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _production_knowledge_index(_production_services: None, request: pytest.FixtureRequest) -> Iterator[None]:
+    """In production mode the knowledge index is PostgreSQL + pgvector, as deployed (the session's
+    pgserver: the test PostgreSQL has no pgvector), for this process and the processes it starts
+    (the Celery worker and uvicorn read ``AGENTLOOM_KNOWLEDGE_INDEX_URL``; autouse and session-scoped,
+    this runs before any of them starts)."""
+    if settings.EMBEDDED:
+        yield
+        return
+    from builder.knowledge.index_store import reset_knowledge_index
+
+    dsn: str = request.getfixturevalue("pgserver_dsn")
+    previous = settings.KNOWLEDGE_INDEX_URL, os.environ.get("AGENTLOOM_KNOWLEDGE_INDEX_URL")
+    settings.KNOWLEDGE_INDEX_URL = os.environ["AGENTLOOM_KNOWLEDGE_INDEX_URL"] = dsn
+    reset_knowledge_index()
+    try:
+        yield
+    finally:
+        reset_knowledge_index()
+        settings.KNOWLEDGE_INDEX_URL = previous[0]
+        if previous[1] is None:
+            os.environ.pop("AGENTLOOM_KNOWLEDGE_INDEX_URL", None)
+        else:
+            os.environ["AGENTLOOM_KNOWLEDGE_INDEX_URL"] = previous[1]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import threading
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
 
 from builder.knowledge.embeddings.base import Embedder, Reranker
 from builder.knowledge.index.base import MAX_K, Hit, KnowledgeIndex, SearchFilter
@@ -52,6 +54,8 @@ MIN_CANDIDATES = 50
 DEFAULT_DENSE_WEIGHT = {Fusion.RRF: 0.4, Fusion.WEIGHTED: 0.5}
 """The dense side's weight at full coverage when the caller gives none. RRF 0.4: SciFact test nDCG@10
 0.712 against 0.699 at 0.5 (benchmarks/knowledge_retrieval.py --sweep; tuned on that one set)."""
+# Hybrid searches run their BM25 half in these threads (shared by the process).
+TEXT_SEARCH_THREADS = 4
 # Below this coverage of the query a semantic search falls back to full text (dense_weight_for's
 # default: at or under it the dense side of a hybrid search counts nothing either).
 MIN_SEMANTIC_COVERAGE = 0.5
@@ -119,16 +123,39 @@ def _hybrid(
     fetch: int,
     search_filter: SearchFilter | None,
 ) -> list[Hit]:
-    text_hits = index.search_text(kb_ids, query, k=fetch, filter=search_filter) if weight < 1.0 else []
-    vector_hits = (
-        index.search_vector(kb_ids, embedder.embed_query(query), k=fetch, filter=search_filter) if weight > 0.0 else []
-    )
+    if 0.0 < weight < 1.0:
+        # BM25 in another thread while this one embeds the query and searches the vectors: the model
+        # and both databases release the GIL, so a hybrid search costs the slower half, not the sum.
+        pending = _text_searches().submit(index.search_text, kb_ids, query, k=fetch, filter=search_filter)
+        try:
+            vector_hits = index.search_vector(kb_ids, embedder.embed_query(query), k=fetch, filter=search_filter)
+        finally:
+            text_hits = pending.result()
+    else:
+        text_hits = index.search_text(kb_ids, query, k=fetch, filter=search_filter) if weight < 1.0 else []
+        vector_hits = (
+            index.search_vector(kb_ids, embedder.embed_query(query), k=fetch, filter=search_filter)
+            if weight > 0.0
+            else []
+        )
     weights = (1.0 - weight, weight)
     if fusion is Fusion.WEIGHTED:
         return weighted_score_fusion([text_hits, vector_hits], weights=weights)
     fused = reciprocal_rank_fusion([text_hits, vector_hits], weights=weights, k=rrf_k)
     # Scaled so that first place in every ranking that counts scores 1.0.
     return [dataclasses.replace(hit, score=min(hit.score * (rrf_k + 1), 1.0)) for hit in fused]
+
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _text_searches() -> ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=TEXT_SEARCH_THREADS, thread_name_prefix="knowledge-bm25")
+        return _executor
 
 
 def _candidates(top_k: int) -> int:

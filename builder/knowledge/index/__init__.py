@@ -3,7 +3,8 @@
 No Django here: the index takes plain connection parameters and plain ids, so the knowledge
 services, Celery tasks and benchmarks use the same code.
 
-- :class:`SqliteKnowledgeIndex` — the embedded default: one SQLite file, FTS5 + sqlite-vec.
+- :class:`SqliteKnowledgeIndex` — the embedded default: one SQLite file, FTS5 + sqlite-vec; large
+  knowledge bases are searched in an in-memory copy of it (:mod:`~builder.knowledge.index.resident`).
 - :class:`PgKnowledgeIndex` — production: PostgreSQL full text with BM25 in SQL, pgvector HNSW.
 
 Both satisfy :class:`KnowledgeIndex` and rank alike (same analyzer, same BM25).

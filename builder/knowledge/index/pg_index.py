@@ -575,7 +575,11 @@ def _filter_sql(search_filter: SearchFilter) -> tuple[sql.SQL, dict[str, Any]]:
     conditions: list[LiteralString] = []
     params: dict[str, Any] = {}
     if search_filter.document_ids is not None:
-        conditions.append("AND c.document_id = ANY(%(document_ids)s)")
+        # Not ``= ANY(%s)``: psycopg prepares a statement after five runs, PostgreSQL may then use
+        # one generic plan for any parameters, and there the array is not hashed: each row is
+        # compared with every allowed id (5,000 ready documents: 4.4 s a search instead of 0.1 s).
+        # A subquery's set is hashed in either plan.
+        conditions.append("AND c.document_id IN (SELECT unnest(%(document_ids)s::text[]))")
         params["document_ids"] = sorted(search_filter.document_ids)
     if search_filter.metadata:
         # jsonb containment of scalars is JSON equality: 1 = 1.0, true <> 1, "1" <> 1.

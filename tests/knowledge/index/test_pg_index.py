@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from builder.knowledge.index import KnowledgeIndexError, PgKnowledgeIndex
-from tests.knowledge.index.conftest import service_unavailable
+from tests.support.pgserver import service_unavailable
 
 
 def test_an_unreachable_server_is_a_clear_error_without_the_password(unused_tcp_port: int) -> None:
