@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 import factory
+from django.db import transaction
 from rest_framework.test import APIClient
 
 from builder.accounts.models import Membership, User, Workspace
@@ -71,3 +73,17 @@ def error_of(response: Any) -> dict[str, Any]:
     assert set(body) == {"error"}, body
     assert {"code", "message", "fields"} <= set(body["error"]), body
     return body["error"]  # type: ignore[no-any-return]
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def rolled_back(action: Callable[[], object]) -> None:
+    """Run ``action`` in a transaction that is then rolled back (what a failed request does)."""
+    try:
+        with transaction.atomic():
+            action()
+            raise _RolledBack
+    except _RolledBack:
+        pass

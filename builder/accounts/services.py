@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from builder.accounts.models import ApiKey, Invitation, InvitationStatus, Membership, User, Workspace
 from builder.accounts.permissions import Actor, actor_user, check_workspace_permission, workspace_role
 from builder.accounts.roles import API_KEY_ROLES, ROLE_RANK, Action, Role
+from builder.accounts.signals import workspace_deleting
 from builder.accounts.tokens import hashes_match, new_api_key, new_invitation_token, sha256_hex, split_api_key
 from builder.core.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 
@@ -77,8 +78,10 @@ def workspace_update(
     return workspace
 
 
+@transaction.atomic
 def workspace_delete(*, actor: Actor, workspace: Workspace) -> None:
     check_workspace_permission(actor=actor, workspace=workspace, action=Action.WORKSPACE_DELETE)
+    workspace_deleting.send(sender=Workspace, workspace=workspace)
     workspace.delete()
 
 

@@ -20,6 +20,7 @@ from builder.accounts.authentication import request_actor
 from builder.core.api_views import validated
 from builder.engine.nodes.knowledge_retrieval import KnowledgeRetrievalConfig
 from builder.knowledge import selectors, services
+from builder.knowledge.messages import document_failure
 from builder.knowledge.models import Chunk, Document, KnowledgeBase
 from builder.knowledge.selectors import status_count_name
 
@@ -122,7 +123,7 @@ class DocumentOut(serializers.ModelSerializer[Document]):
 
     @extend_schema_field(DocumentErrorOut(allow_null=True))
     def get_error(self, document: Document) -> dict[str, str] | None:
-        return selectors.document_failure(document.error)
+        return document_failure(document.error)
 
 
 class DocumentUploadIn(serializers.Serializer[Any]):

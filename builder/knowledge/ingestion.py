@@ -36,6 +36,7 @@ from builder.knowledge.loading import (
     load_document,
     parse_chunking_settings,
 )
+from builder.knowledge.messages import EMBEDDING_FAILED, INTERNAL_ERROR, WORKER_LOST, stored_failure
 from builder.knowledge.models import Chunk, Document, KnowledgeBase
 
 logger = logging.getLogger(__name__)
@@ -59,14 +60,14 @@ def document_ingest(document_id: str) -> None:
     except _Superseded:
         return
     except DocumentError as error:
-        _fail(document, error.code, error.message)
+        _fail(document, stored_failure(error.code, error.params))
     except NodeError as error:  # the URL could not be fetched
-        _fail(document, error.code, str(error))
+        _fail(document, stored_failure(error.code, message=str(error)))
     except EmbeddingError as error:
-        _fail(document, "embedding_failed", f"The embedding model failed: {error}")
+        _fail(document, stored_failure(EMBEDDING_FAILED, {"reason": str(error)}))
     except Exception as error:  # a bug or an outage: the document says so instead of hanging
         logger.exception("indexing document %s failed", document_id)
-        _fail(document, "internal_error", f"Indexing stopped unexpectedly: {type(error).__name__}")
+        _fail(document, stored_failure(INTERNAL_ERROR, {"reason": type(error).__name__}))
 
 
 def _ingest(document: Document) -> None:
@@ -160,8 +161,8 @@ def _advance(document: Document, status: str, *, progress: int = 0, **fields: An
         raise _Superseded()
 
 
-def _fail(document: Document, code: str, message: str) -> None:
-    _update(document, status=Status.FAILED, progress=0, error={"code": code, "message": message})
+def _fail(document: Document, error: dict[str, Any]) -> None:
+    _update(document, status=Status.FAILED, progress=0, error=error)
 
 
 def _update(document: Document, **fields: Any) -> bool:
@@ -202,6 +203,6 @@ def fail_stale_ingestions() -> int:
     stale = Document.objects.filter(status__in=Document.IN_PROGRESS[1:], updated_at__lt=cutoff)
     count = 0
     for document in stale:
-        _fail(document, "worker_lost", "Indexing stopped (its worker went away); index it again.")
+        _fail(document, stored_failure(WORKER_LOST))
         count += 1
     return count

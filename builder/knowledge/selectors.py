@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Collection
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
 
 from builder.accounts.models import Workspace
 from builder.accounts.permissions import Actor, check_workspace_permission
 from builder.accounts.roles import Action
 from builder.core.exceptions import ApplicationError, NotFound, ValidationFailed
 from builder.knowledge.embeddings import EmbeddingError
-from builder.knowledge.loading import MESSAGES, ErrorCode
 from builder.knowledge.models import Chunk, Document, KnowledgeBase
 
 
@@ -108,37 +104,3 @@ def searchable_documents(*, workspace_id: Any, knowledge_base_ids: Collection[st
         enabled=True,
     ).values_list("pk", "name")
     return {str(pk): name for pk, name in rows}
-
-
-# --- why a document failed, in the user's language -----------------------------------------------
-# The ingestion stores ``{"code", "message"}`` with the message in English. A loader's message is
-# its code's template filled in (``builder.knowledge.loading.errors.MESSAGES``); these are the
-# ingestion's own. The parameters are read back from the English text to fill the translation.
-_INGESTION_MESSAGES = {
-    "embedding_failed": gettext_noop("The embedding model failed: %(reason)s"),
-    "internal_error": gettext_noop("Indexing stopped unexpectedly: %(reason)s"),
-    "worker_lost": gettext_noop("Indexing stopped (its worker went away); index it again."),
-}
-_PARAMETER = re.compile(r"%\\\((\w+)\\\)s")
-
-
-def document_failure(error: dict[str, Any] | None) -> dict[str, str] | None:
-    """A document's stored error as ``{"code", "message"}``, the message in the active language
-    (the stored English text when it does not match its code's template)."""
-    if not error:
-        return None
-    code, message = str(error.get("code") or ""), str(error.get("message") or "")
-    try:
-        template: str | None = MESSAGES[ErrorCode(code)]
-    except ValueError:
-        template = _INGESTION_MESSAGES.get(code)
-    if template is not None:
-        match = _template_pattern(template).fullmatch(message)
-        if match is not None:
-            message = _(template) % match.groupdict()
-    return {"code": code, "message": message}
-
-
-@functools.cache
-def _template_pattern(template: str) -> re.Pattern[str]:
-    return re.compile(_PARAMETER.sub(r"(?P<\1>.+?)", re.escape(template)), re.S)

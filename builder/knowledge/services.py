@@ -8,6 +8,7 @@ from typing import IO, Any
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from pydantic import ValidationError
 
@@ -163,17 +164,33 @@ def _reset_space(kb: KnowledgeBase) -> None:
     _prepare_space(kb)
 
 
+@transaction.atomic
 def knowledge_base_delete(*, actor: Actor, knowledge_base: KnowledgeBase) -> None:
     """Delete it with its documents, chunks, files and index entries."""
     _check_edit(actor, knowledge_base)
-    files = list(knowledge_base.documents.exclude(file="").values_list("file", flat=True))
-    kb_id = str(knowledge_base.pk)
+    _forget_on_commit(KnowledgeBase.objects.filter(pk=knowledge_base.pk))
     knowledge_base.delete()
-    transaction.on_commit(lambda: _forget(kb_id, files))
 
 
-def _forget(kb_id: str, files: list[str]) -> None:
-    knowledge_index().drop_space(kb_id)
+def workspace_knowledge_forget(*, workspace_id: Any) -> None:
+    """Before a workspace's rows go: its knowledge bases' index entries and files, once committed."""
+    _forget_on_commit(KnowledgeBase.objects.filter(workspace_id=workspace_id))
+
+
+def _forget_on_commit(knowledge_bases: QuerySet[KnowledgeBase]) -> None:
+    """The database drops the chunks with the rows; the index and the storage are told after the
+    commit, so a rolled-back deletion loses nothing."""
+    kb_ids = [str(pk) for pk in knowledge_bases.values_list("pk", flat=True)]
+    files = list(
+        Document.objects.filter(knowledge_base__in=knowledge_bases).exclude(file="").values_list("file", flat=True)
+    )
+    transaction.on_commit(lambda: _forget(kb_ids, files))
+
+
+def _forget(kb_ids: list[str], files: list[str]) -> None:
+    index = knowledge_index()
+    for kb_id in kb_ids:
+        index.drop_space(kb_id)
     for name in files:
         default_storage.delete(name)
 

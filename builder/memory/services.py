@@ -12,8 +12,11 @@ from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from langchain_core.callbacks import get_usage_metadata_callback
+from langchain_core.messages.ai import UsageMetadata
 from pydantic import ValidationError
 
 from builder.accounts.permissions import Actor
@@ -86,10 +89,14 @@ def turn_learn(*, run_id: Any) -> MemoryChanges | None:
     messages = [TurnMessage(role=role, text=content, id=str(pk)) for pk, role, content in rows]
     if not any(message.role == Message.Role.USER for message in messages):
         return None
-    providers = None
+    models = None
     if settings.memory.llm_extraction:
         providers = list(ModelProvider.objects.filter(workspace_id=run.bot.workspace_id))
-    candidates = _run_apart(_extract(run, messages, providers, settings))
+        models = WorkspaceChatModels(providers, bot_model=settings.model)
+    with get_usage_metadata_callback() as used:
+        candidates = _run_apart(_extract(run, messages, models))
+    if models is not None and used.usage_metadata:
+        _record_extraction_usage(run.pk, models, used.usage_metadata)
     now = timezone.now()
     with transaction.atomic():
         # One learner per end user at a time: consolidation reads what is remembered, then writes.
@@ -105,6 +112,27 @@ def turn_learn(*, run_id: Any) -> MemoryChanges | None:
         len(changes.refreshed),
     )
     return changes
+
+
+def _record_extraction_usage(run_id: Any, models: WorkspaceChatModels, used: Mapping[str, UsageMetadata]) -> None:
+    """The extraction's tokens and cost go on the run that caused them, beside its own usage (the
+    run has finished and reported that already), as ``usage.memory_extraction``."""
+    prompt = sum(usage.get("input_tokens", 0) for usage in used.values())
+    completion = sum(usage.get("output_tokens", 0) for usage in used.values())
+    cost = sum(
+        models.cost(name, usage.get("input_tokens", 0), usage.get("output_tokens", 0)) for name, usage in used.items()
+    )
+    extraction = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "cost": cost,
+        "model": next(iter(used)),
+    }
+    with transaction.atomic():
+        run = Run.objects.select_for_update().only("usage").get(pk=run_id)
+        run.usage = {**(run.usage or {}), "memory_extraction": extraction}
+        run.save(update_fields=["usage"])
 
 
 def _run_settings(run: Run) -> Settings | None:
@@ -128,15 +156,13 @@ def _run_apart(coroutine: Coroutine[Any, Any, T]) -> T:
         loop.close()
 
 
-async def _extract(
-    run: Run, messages: list[TurnMessage], providers: list[ModelProvider] | None, settings: Settings
-) -> list[CandidateFact]:
-    """The turn's candidate facts: by the bot's default chat model when ``providers`` are given
-    (built here, in this event loop, which its HTTP connections belong to), else by the rules."""
+async def _extract(run: Run, messages: list[TurnMessage], models: WorkspaceChatModels | None) -> list[CandidateFact]:
+    """The turn's candidate facts: by the bot's default chat model when ``models`` are given (the
+    client built here, in this event loop, which its HTTP connections belong to), else by the rules."""
     model = None
-    if providers is not None:
+    if models is not None:
         try:
-            model = WorkspaceChatModels(providers, bot_model=settings.model).get(None)
+            model = models.get(None)
         except NodeError as error:
             logger.warning("memory: run %s: no model for extraction, using the rules: %s", run.pk, error.message)
     return await extract_facts(messages, model=model, now=run.finished_at or timezone.now())
@@ -208,10 +234,27 @@ def bot_memory_delete(*, bot: Bot) -> int:
     """Forget every end user of a bot (facts, index entries, user variables), before the bot is
     deleted: the database would drop the rows with the bot, but not the search index's copies.
     Returns how many end users were forgotten."""
-    store = memory_store()
-    end_users = set(EndUser.objects.filter(bot=bot).values_list("end_user_id", flat=True))
-    end_users |= set(Fact.objects.filter(bot=bot).values_list("end_user_id", flat=True).distinct())
-    for end_user_id in end_users:
-        store.forget_all(scope_of(bot.pk, end_user_id))
+    forgotten = _forget_on_commit(Q(bot=bot))
     EndUser.objects.filter(bot=bot).delete()
-    return len(end_users)
+    return forgotten
+
+
+def workspace_memory_forget(*, workspace_id: Any) -> None:
+    """Before a workspace's rows go: the search index's copies of its bots' memories, once committed."""
+    _forget_on_commit(Q(bot__workspace_id=workspace_id))
+
+
+def _forget_on_commit(owners: Q) -> int:
+    """Have the index forget the memory scopes (bot × end user) of these rows after the commit (a
+    rolled-back deletion loses nothing); how many there are."""
+    pairs = set(EndUser.objects.filter(owners).values_list("bot_id", "end_user_id"))
+    pairs |= set(Fact.objects.filter(owners).values_list("bot_id", "end_user_id").distinct())
+    scopes = [scope_of(bot_id, end_user_id) for bot_id, end_user_id in pairs]
+    store = memory_store()
+
+    def forget() -> None:
+        for scope in scopes:
+            store.forget_all(scope)
+
+    transaction.on_commit(forget)
+    return len(scopes)

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -31,7 +32,7 @@ from builder.pluginhost.configuration import (
 )
 from builder.pluginhost.contexts import plugin_context
 from builder.pluginhost.manager import LoadedPlugin, get_host
-from builder.pluginhost.models import PluginInstallation
+from builder.pluginhost.models import PluginInstallation, PluginJob
 from builder.pluginhost.roles import PLUGINS_MANAGE
 from builder.pluginhost.selectors import plugin_get
 from builder.sdk.context import CredentialCheck, PluginContext
@@ -175,3 +176,15 @@ async def _check(plugin: LoadedPlugin, ctx: PluginContext) -> CredentialsResult:
             checked=True,
         )
     return CredentialsResult(ok=answer.ok, message=ctx.redact(answer.message)[:MAX_MESSAGE_CHARS], checked=True)
+
+
+def workspace_job_files_forget(*, workspace_id: Any) -> None:
+    """Before a workspace's rows go: its jobs' stored files, deleted once the deletion commits."""
+    jobs = PluginJob.objects.filter(workspace_id=workspace_id)
+    names = [name for files in jobs.values_list("files", flat=True) for name in files or ()]
+
+    def forget() -> None:
+        for name in names:
+            default_storage.delete(name)
+
+    transaction.on_commit(forget)

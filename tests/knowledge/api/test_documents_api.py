@@ -6,6 +6,7 @@ import pytest
 from django.test import override_settings
 
 from builder.accounts.roles import Role
+from builder.knowledge.messages import stored_failure
 from builder.knowledge.models import Chunk, Document, KnowledgeBase
 from tests.factories import client_for, error_of, make_workspace, member, owner_of
 from tests.knowledge.api.support import kb_url, new_kb, retrieve, upload, upload_ready
@@ -126,14 +127,16 @@ def test_a_broken_file_fails_with_its_reason_in_the_request_language() -> None:
     assert "pdf" in chinese["error"]["message"] and any("\u4e00" <= c <= "\u9fff" for c in chinese["error"]["message"])
 
 
-def test_stored_failures_are_translated_with_their_details_or_shown_as_stored() -> None:
+def test_stored_failures_are_translated_with_their_parameters_or_shown_as_stored() -> None:
     kb, client, _owner = new_kb()
     knowledge_base = KnowledgeBase.objects.get(pk=kb["id"])
     errors = {
-        "limit": {"code": "too_large", "message": "The file is larger than the limit of 1 KB."},
-        "unknown": {"code": "http_error", "message": "Connection refused"},
-        "reworded": {"code": "corrupt_file", "message": "Something else entirely"},
+        "limit": stored_failure("too_large", {"limit": "1 KB"}),
+        "lost": stored_failure("worker_lost"),
+        "unknown": stored_failure("http_error", message="Connection refused"),
+        "older": {"code": "corrupt_file", "message": "Stored before parameters were kept"},
     }
+    assert errors["limit"]["message"] == "The file is larger than the limit of 1 KB."
     for name, error in errors.items():
         Document.objects.create(knowledge_base=knowledge_base, name=name, source="url", status="failed", error=error)
     shown = {
@@ -141,7 +144,9 @@ def test_stored_failures_are_translated_with_their_details_or_shown_as_stored() 
         for document in client.get(kb_url(kb["id"], "documents/"), HTTP_ACCEPT_LANGUAGE="zh-Hans").json()["results"]
     }
     assert shown["limit"] == {"code": "too_large", "message": "文件超过了 1 KB 的上限。"}
-    assert shown["unknown"] == errors["unknown"] and shown["reworded"] == errors["reworded"]
+    assert shown["lost"]["code"] == "worker_lost" and any("\u4e00" <= c <= "\u9fff" for c in shown["lost"]["message"])
+    assert shown["unknown"] == {"code": "http_error", "message": "Connection refused"}
+    assert shown["older"] == errors["older"]
 
 
 def test_bad_uploads_are_refused_with_a_reason() -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.files.storage import default_storage
 from django.test import override_settings
 
+from builder.accounts.models import Workspace
 from builder.accounts.roles import Role
+from builder.accounts.services import workspace_delete
 from builder.core.exceptions import NotFound, PayloadTooLarge, PermissionDenied, ValidationFailed
 from builder.knowledge import services
 from builder.knowledge.index import SearchFilter
@@ -15,7 +18,7 @@ from builder.knowledge.index_store import knowledge_index
 from builder.knowledge.ingestion import fail_stale_ingestions
 from builder.knowledge.models import Chunk, Document, KnowledgeBase
 from builder.knowledge.selectors import searchable_documents
-from tests.factories import make_user, make_workspace, member, owner_of
+from tests.factories import make_user, make_workspace, member, owner_of, rolled_back
 from tests.support.knowledge import wait_for_document
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -145,3 +148,20 @@ def test_an_ingestion_whose_worker_died_is_failed_not_left_in_progress() -> None
     assert fail_stale_ingestions() == 1
     document.refresh_from_db()
     assert document.status == Document.Status.FAILED and document.error["code"] == "worker_lost"
+
+
+def test_deleting_the_workspace_drops_its_index_entries_and_files_unless_rolled_back() -> None:
+    kb, owner = _kb()
+    document = wait_for_document(
+        services.document_upload(actor=owner, knowledge_base=kb, name="a.txt", content=b"Aurora pairing guide"),
+        Document.Status.READY,
+    )
+    stored = document.file
+    assert default_storage.exists(stored) and knowledge_index().has_space(str(kb.pk))
+
+    rolled_back(lambda: workspace_delete(actor=owner, workspace=kb.workspace))
+    assert default_storage.exists(stored) and _search(kb, "pairing")
+
+    workspace_delete(actor=owner, workspace=Workspace.objects.get(pk=kb.workspace_id))
+    assert not KnowledgeBase.objects.filter(pk=kb.pk).exists()
+    assert not knowledge_index().has_space(str(kb.pk)) and not default_storage.exists(stored)

@@ -99,14 +99,19 @@ def test_the_bots_model_extracts_facts_when_the_bot_asks_for_it(fake_openai: Fak
             {"text": "The user's cat is called Mochi", "kind": "relation", "key": "pet_name", "value": "Mochi"},
         ]
     }
-    fake_openai.script([Reply("Nice!"), Reply(json=extracted)])
+    fake_openai.script([Reply("Nice!"), Reply(json=extracted, usage=(321, 45))])
 
-    turn(key, chat(key, bot, "alice"), MOVED)
+    run = turn(key, chat(key, bot, "alice"), MOVED)
 
     facts = wait_for_facts(bot, "alice", "The user moved to Shanghai", "The user's cat is called Mochi")
     assert {fact.key for fact in facts} == {"home_city", "pet_name"}
     extraction = fake_openai.requests[1]
     assert extraction.text("system") == EXTRACTION_PROMPT and MOVED in extraction.text("user")
+    # The extraction's tokens are counted on the run that caused them, beside the run's own.
+    run.refresh_from_db()
+    counted = run.usage["memory_extraction"]
+    assert (counted["prompt_tokens"], counted["completion_tokens"], counted["total_tokens"]) == (321, 45, 366)
+    assert run.usage["total_tokens"] not in (0, 366)
 
 
 def test_a_failing_extraction_model_leaves_the_turn_alone_and_the_rules_take_over(fake_openai: FakeOpenAI) -> None:

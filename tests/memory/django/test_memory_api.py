@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from builder.accounts.roles import Role
+from builder.accounts.services import workspace_delete
 from builder.bots.models import Bot
 from builder.bots.services import bot_delete
 from builder.knowledge.index import SearchFilter
@@ -166,3 +167,12 @@ def test_deleting_a_bot_removes_its_memories_from_the_index() -> None:
 
     assert _index_hits(bot, "alice", "Shanghai") == [] and _index_hits(bot, "bob", "green tea") == []
     assert not Fact.objects.filter(bot_id=bot.pk).exists() and not EndUser.objects.filter(bot_id=bot.pk).exists()
+
+
+def test_deleting_the_workspace_removes_its_bots_memories_from_the_index() -> None:
+    bot, owner = _bot_that_knows_alice_and_bob()
+
+    workspace_delete(actor=owner, workspace=bot.workspace)
+
+    assert _index_hits(bot, "alice", "Shanghai") == [] and _index_hits(bot, "bob", "green tea") == []
+    assert not Fact.objects.filter(bot_id=bot.pk).exists()
