@@ -165,7 +165,8 @@ def celery_worker(
     log_path = tmp_path_factory.mktemp("celery") / "worker.log"
     # Tasks left in the queue by an interrupted run must not execute against this database.
     celery_app.control.purge()
-    command = [sys.executable, "-m", "celery", "-A", "builder.config", "worker", "--pool=solo", "-Q", "celery"]
+    command = [sys.executable, "-m", "celery", "-A", "builder.config", "worker", "--pool=solo"]
+    command += ["-Q", f"celery,{settings.PLUGIN_JOBS_QUEUE}"]
     command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning", "-n", hostname]
     # The scripted fake APIs the bots call live on 127.0.0.1, which the SSRF guard blocks by default.
     env = {

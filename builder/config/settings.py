@@ -278,10 +278,11 @@ KNOWLEDGE_ANALYZER = os.environ.get("AGENTLOOM_KNOWLEDGE_ANALYZER", "jieba")
 # A document still "parsing/chunking/embedding" after this long lost its worker: it is marked failed.
 KNOWLEDGE_STALE_AFTER_S = int(os.environ.get("AGENTLOOM_KNOWLEDGE_STALE_AFTER_S", 600))
 # Long-running plugin tools (builder/pluginhost/jobs.py): the largest result file the host keeps
-# (a rendered video), the Celery queue of their polls (give it its own workers so polls never wait
-# behind runs), and how long past its due time a poll may be before the job is picked up again.
+# (a rendered video), the Celery queue of their polls (its own workers, the Procfile's ``jobs``: a
+# run waiting for its video holds a worker slot, so polls sharing the runs' queue could wait behind
+# those very runs), and how long past its due time a poll may be before the job is picked up again.
 PLUGIN_JOB_MAX_FILE_BYTES = int(os.environ.get("AGENTLOOM_PLUGIN_JOB_MAX_FILE_BYTES", 500 * 1024 * 1024))
-PLUGIN_JOBS_QUEUE = os.environ.get("AGENTLOOM_PLUGIN_JOBS_QUEUE", "celery")
+PLUGIN_JOBS_QUEUE = os.environ.get("AGENTLOOM_PLUGIN_JOBS_QUEUE", "plugin_jobs")
 PLUGIN_JOB_STALE_AFTER_S = int(os.environ.get("AGENTLOOM_PLUGIN_JOB_STALE_AFTER_S", 120))
 # Serve the result files of plugin jobs under MEDIA_URL from this process (the default file storage
 # on local disk); off when MEDIA_URL points at another server (a bucket, a CDN).

@@ -8,7 +8,7 @@ from typing import Any
 
 from builder.engine.runtime.contract import HttpClient
 from builder.pluginhost.manager import LoadedPlugin
-from builder.pluginhost.network import PermittedHttpClient
+from builder.pluginhost.network import PermittedHttpClient, permitted_hosts
 from builder.sdk.context import PluginContext, ProgressReporter
 
 
@@ -29,8 +29,9 @@ def plugin_context(
     extra_hosts: Sequence[str] = (),
 ) -> PluginContext:
     """The context for one call: ``config`` in clear with the schema's defaults, the HTTP client
-    limited to the manifest's hosts (plus ``extra_hosts``: loopback in the SDK's tests), and the
-    secrets listed so that messages and logs can mask them."""
+    limited to the manifest's hosts, those of ``config:<field>`` read from ``config`` (plus
+    ``extra_hosts``: loopback in the SDK's tests), and the secrets listed so that messages and
+    logs can mask them."""
     manifest = plugin.manifest
     values = manifest.with_defaults(dict(config))
     secrets = tuple(
@@ -46,7 +47,9 @@ def plugin_context(
         options["is_cancelled"] = is_cancelled
     return PluginContext(
         plugin_id=plugin.id,
-        http=PermittedHttpClient(http, [*manifest.permissions.network, *extra_hosts], plugin_id=plugin.id),
+        http=PermittedHttpClient(
+            http, [*permitted_hosts(manifest.permissions.network, values), *extra_hosts], plugin_id=plugin.id
+        ),
         config=values,
         logger=plugin_logger(plugin.id),
         workspace_id=workspace_id,

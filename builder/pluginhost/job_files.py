@@ -5,14 +5,19 @@ default storage (``var/media/`` in the embedded default, any storage backend in 
 ``plugin-jobs/<workspace>/<job>/``, and the output field gets the stored file's URL.
 
 A ``url`` is downloaded through the plugin's own HTTP client (the SSRF-safe client, limited to
-the manifest's hosts), streamed into a temporary file on disk rather than held in memory, and
-stopped past ``PLUGIN_JOB_MAX_FILE_BYTES``; then the storage copies it from there (a bucket
-backend uploads it in parts).
+the manifest's hosts) with the file's ``headers``, streamed into a temporary file on disk rather
+than held in memory, and stopped past ``PLUGIN_JOB_MAX_FILE_BYTES``; then the storage copies it
+from there (a bucket backend uploads it in parts).
+
+The headers carry credentials: a ``JobFile``'s dumps leave them out, so neither the job's row nor
+its output keeps them. A status that crosses to a worker through the broker (a callback's result)
+carries them encrypted beside it (``seal_file_headers`` / ``unseal_file_headers``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import mimetypes
 import tempfile
 import time
@@ -27,11 +32,12 @@ from django.core.files.storage import default_storage
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext_noop
 
+from builder.core.crypto import decrypt_secret, encrypt_secret
 from builder.engine.runtime.contract import NodeError
 from builder.pluginhost.network import PermittedHttpClient
 from builder.sdk.context import PluginContext
 from builder.sdk.errors import ToolError
-from builder.sdk.jobs import JobFile
+from builder.sdk.jobs import JobFile, JobStatus
 
 FILES_ROOT: Final = "plugin-jobs"
 DOWNLOAD_TIMEOUT_S: Final = 1800.0
@@ -121,7 +127,11 @@ async def _download(file: JobFile, spool: IO[bytes], ctx: PluginContext, heartbe
 
     try:
         response = await ctx.http.download(
-            file.url, write, max_bytes=settings.PLUGIN_JOB_MAX_FILE_BYTES, timeout_s=DOWNLOAD_TIMEOUT_S
+            file.url,
+            write,
+            max_bytes=settings.PLUGIN_JOB_MAX_FILE_BYTES,
+            headers=file.headers or None,
+            timeout_s=DOWNLOAD_TIMEOUT_S,
         )
     except NodeError as error:  # from the client: ssrf_blocked, http_timeout, response_too_large…
         if error.code == "response_too_large":
@@ -137,6 +147,25 @@ async def _download(file: JobFile, spool: IO[bytes], ctx: PluginContext, heartbe
         )
     if pending:
         await asyncio.to_thread(spool.write, bytes(pending))
+
+
+def seal_file_headers(status: JobStatus) -> str:
+    """The download headers of ``status``'s files, encrypted for a trip through the broker (its
+    JSON dump leaves them out); "" when there are none."""
+    headers = {field: file.headers for field, file in status.files.items() if file.headers}
+    return encrypt_secret(json.dumps(headers)) if headers else ""
+
+
+def unseal_file_headers(status: JobStatus, sealed: str) -> JobStatus:
+    """``status`` with the headers ``seal_file_headers`` kept put back on its files."""
+    if not sealed:
+        return status
+    headers: dict[str, dict[str, str]] = json.loads(decrypt_secret(sealed))
+    files = {
+        field: file.model_copy(update={"headers": headers[field]}) if field in headers else file
+        for field, file in status.files.items()
+    }
+    return status.model_copy(update={"files": files})
 
 
 async def delete_job_files(names: list[str]) -> None:

@@ -43,7 +43,7 @@ from builder.core.crypto import SecretUnreadable
 from builder.core.ssrf import SsrfSafeHttpClient
 from builder.pluginhost.configuration import decrypted_config
 from builder.pluginhost.contexts import plugin_context
-from builder.pluginhost.job_files import delete_job_files, store_job_file
+from builder.pluginhost.job_files import delete_job_files, seal_file_headers, store_job_file
 from builder.pluginhost.manager import get_host
 from builder.pluginhost.models import PluginInstallation, PluginJob
 from builder.sdk.context import PluginContext
@@ -171,7 +171,7 @@ async def _hand_over_report(job_id: str, status: JobStatus) -> None:
     from builder.pluginhost.tasks import apply_job_report
 
     await sync_to_async(apply_job_report.apply_async, thread_sensitive=False)(
-        (job_id, status.model_dump(mode="json")), queue=settings.PLUGIN_JOBS_QUEUE
+        (job_id, status.model_dump(mode="json"), seal_file_headers(status)), queue=settings.PLUGIN_JOBS_QUEUE
     )
 
 
@@ -268,14 +268,20 @@ async def _apply(
     try:
         output: dict[str, Any] = dict(status.output or {})
         for field, file in status.files.items():
-            name = await store_job_file(
-                workspace_id=job.workspace_id,
-                job_id=job.pk,
-                field=field,
-                file=file,
-                ctx=ctx,
-                heartbeat=lambda: _extend_claim(str(job.pk), token),
-            )
+            try:
+                name = await store_job_file(
+                    workspace_id=job.workspace_id,
+                    job_id=job.pk,
+                    field=field,
+                    file=file,
+                    ctx=ctx,
+                    heartbeat=lambda: _extend_claim(str(job.pk), token),
+                )
+            except ToolError as error:
+                if not file.optional:
+                    raise
+                logger.warning("plugin job %s: left out its optional file %s (%s)", job.pk, field, error.code)
+                continue
             stored.append(name)
             output[field] = default_storage.url(name)
         result = output_json(check_output(spec, output))

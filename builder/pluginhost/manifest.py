@@ -16,7 +16,16 @@ from typing import Annotated, Any, Final
 # No stubs are pinned for jsonschema (tests/engine ignores its types the same way).
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped]
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from builder.sdk.execution import field_errors
 from builder.sdk.markers import SDK_VERSION
@@ -32,9 +41,16 @@ PLUGIN_ID: Final = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 PluginId = Annotated[str, StringConstraints(pattern=PLUGIN_ID.pattern)]
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_\-]{0,31}$")]
-# "api.example.com", "*.example.com" (any subdomain) or "*" (any public host).
-HostPattern = Annotated[
-    str, StringConstraints(pattern=r"^(\*|(\*\.)?[a-z0-9]([a-z0-9\-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9\-]*[a-z0-9])?)*)$")
+# A network permission: "api.example.com", "*.example.com" (any subdomain), "*" (any public host),
+# or "config:<field>": the host of the URL in that field of the workspace's settings (an endpoint
+# the user chooses), which is looked up each time the plugin's HTTP client is built.
+CONFIG_HOST: Final = "config:"
+NetworkPermission = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^(\*|(\*\.)?[a-z0-9]([a-z0-9\-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9\-]*[a-z0-9])?)*"
+        r"|config:[A-Za-z_][A-Za-z0-9_\-]{0,99})$"
+    ),
 ]
 Version = Annotated[str, StringConstraints(pattern=r"^\d+\.\d+\.\d+([.\-+][0-9A-Za-z.\-+]*)?$")]
 
@@ -67,9 +83,14 @@ class Provides(_Strict):
 class Permissions(_Strict):
     """What the plugin may do: the hosts its HTTP requests go to, long-running jobs, webhooks."""
 
-    network: list[HostPattern] = Field(default_factory=list, max_length=100)
+    network: list[NetworkPermission] = Field(default_factory=list, max_length=100)
     long_running: bool = False
     webhooks: bool = False
+
+    @property
+    def config_hosts(self) -> list[str]:
+        """The settings fields named by ``config:<field>``: their URLs' hosts are allowed too."""
+        return [entry.removeprefix(CONFIG_HOST) for entry in self.network if entry.startswith(CONFIG_HOST)]
 
 
 class Manifest(_Strict):
@@ -120,6 +141,25 @@ class Manifest(_Strict):
                 f'(and on the items\' properties of a top-level list whose items have "{ITEM_KEY}")'
             )
         return schema
+
+    @field_validator("permissions")
+    @classmethod
+    def _config_hosts_are_url_fields(cls, permissions: Permissions, info: ValidationInfo) -> Permissions:
+        schema = info.data.get("config_schema")
+        if schema is None:  # an invalid config_schema is reported on its own
+            return permissions
+        properties = schema.get("properties", {})
+        for field in permissions.config_hosts:
+            entry = f'"{CONFIG_HOST}{field}"'
+            if not isinstance(properties.get(field), dict):
+                known = ", ".join(properties) or "none"
+                raise ValueError(f"network: {entry} names no property of config_schema (its properties: {known})")
+            if properties[field].get("type") != "string":
+                raise ValueError(
+                    f'network: {entry} names config_schema.properties.{field}, which is not "type": "string" '
+                    "(the field holds the URL whose host the plugin may call)"
+                )
+        return permissions
 
     @model_validator(mode="after")
     def _compatible_sdk(self) -> Manifest:

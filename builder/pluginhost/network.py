@@ -1,5 +1,10 @@
 """The HTTP client a plugin gets: the SSRF-safe client, limited to the hosts its manifest lists.
 
+A manifest lists fixed host patterns, and ``config:<field>`` for an endpoint the user chooses: the
+host of the URL in that field of the workspace's settings (``permitted_hosts``). The SSRF checks
+are the inner client's and stay as they are: a configured URL on a private address still needs
+the server's ``AGENTLOOM_HTTP_ALLOWLIST``.
+
 Python plugins run in the server's process, so this is not a sandbox (a plugin could import httpx
 itself); it makes the declared permissions true for the client the SDK hands out, so a plugin that
 calls an undeclared host fails in its own tests rather than surprising the admin who enabled it.
@@ -15,10 +20,34 @@ import httpx
 
 from builder.engine.i18n import gettext_noop
 from builder.engine.runtime.contract import HttpClient, HttpResponse
+from builder.pluginhost.manifest import CONFIG_HOST
 from builder.sdk.context import UrlVetting
 from builder.sdk.errors import ToolError
 
 NOT_PERMITTED = "network_not_permitted"
+
+
+def permitted_hosts(network: Sequence[str], config: Mapping[str, Any]) -> list[str]:
+    """The manifest's ``network`` for one workspace: each ``config:<field>`` replaced by the host of
+    the URL in ``config[field]`` (nothing when the field is empty or not a URL)."""
+    hosts: list[str] = []
+    for entry in network:
+        if not entry.startswith(CONFIG_HOST):
+            hosts.append(entry)
+        elif (host := _url_host(config.get(entry.removeprefix(CONFIG_HOST)))) is not None:
+            hosts.append(host)
+    return hosts
+
+
+def _url_host(value: object) -> str | None:
+    """The host of a configured URL, taken literally: never a pattern (``*`` in a setting allows nothing)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        host = httpx.URL(value.strip()).host.lower().rstrip(".")
+    except (httpx.InvalidURL, TypeError):
+        return None
+    return host if host and "*" not in host else None
 
 
 def host_permitted(host: str, patterns: Sequence[str]) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 from celery import shared_task
 
 from builder.conversations.tasks import run_on_worker_loop
+from builder.pluginhost.job_files import unseal_file_headers
 from builder.pluginhost.jobs import job_apply_report, job_poll, resume_stale_jobs
 from builder.sdk.jobs import JobStatus
 
@@ -23,9 +24,10 @@ def poll_job(job_id: str, token: int) -> None:
 
 
 @shared_task(name="pluginhost.apply_job_report", acks_late=True)
-def apply_job_report(job_id: str, status: dict[str, Any]) -> None:
-    """A provider's callback said the job is over: store its result now."""
-    run_on_worker_loop(job_apply_report(job_id, JobStatus.model_validate(status)))
+def apply_job_report(job_id: str, status: dict[str, Any], file_headers: str = "") -> None:
+    """A provider's callback said the job is over: store its result now (``file_headers``: its
+    files' download headers, encrypted)."""
+    run_on_worker_loop(job_apply_report(job_id, unseal_file_headers(JobStatus.model_validate(status), file_headers)))
 
 
 @shared_task(name="pluginhost.resume_stale_jobs")

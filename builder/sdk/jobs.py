@@ -15,7 +15,8 @@ answers ``WebhookResponse(job_updates=[JobCallback(job_id=..., status=...)])``.
 
 Result files (a rendered video) are ``JobFile``s in ``JobStatus.files``, keyed by the output
 field that carries their URL: the host downloads each ``url`` through the plugin's HTTP client
-(the manifest must list the file's host) or takes ``data`` as it is, stores it with the server's
+(the manifest must list the file's host; ``headers``, such as the API key a provider wants for
+its download, go with that request only) or takes ``data`` as it is, stores it with the server's
 file storage, and puts the stored file's URL in that field before checking the output.
 
 No Django here: plugins and their tests import this without a server.
@@ -30,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, m
 
 MAX_NOTE_CHARS: Final = 500
 MAX_ERROR_CHARS: Final = 2000
+MAX_HEADERS: Final = 20
 
 JobState = Literal["running", "succeeded", "failed"]
 
@@ -39,7 +41,11 @@ class JobFile(BaseModel):
 
     ``name`` is the file's name as a user would save it (``clip.mp4``); the host keeps its
     extension. ``content_type`` is its media type (``video/mp4``), which decides how the chat
-    shows it.
+    shows it. ``headers`` go with the host's download of ``url`` (``Authorization`` when the
+    provider's file needs the key). They carry credentials, so they are left out of the model's
+    dumps and repr: the host never stores or logs them, and uses them for that download only.
+    An ``optional`` file (a thumbnail) that cannot be had leaves its field out instead of failing
+    the job.
     """
 
     # bytes travel as base64 when a status is queued for another process as JSON.
@@ -49,11 +55,21 @@ class JobFile(BaseModel):
     content_type: str = Field(min_length=1, max_length=200, description="Its media type, e.g. video/mp4.")
     url: str | None = Field(default=None, max_length=4000, description="Where the host downloads it from.")
     data: bytes | None = Field(default=None, description="The file itself (small files rendered locally).")
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        exclude=True,
+        repr=False,
+        max_length=MAX_HEADERS,
+        description="Sent with the download of url (credentials): never stored or logged.",
+    )
+    optional: bool = Field(default=False, description="The result stands without it (a thumbnail).")
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
         if (self.url is None) == (self.data is None):
             raise ValueError("a JobFile needs exactly one of url (downloaded by the host) or data (the bytes)")
+        if self.headers and self.url is None:
+            raise ValueError("headers go with the download of url: a JobFile with data has none")
         return self
 
 

@@ -88,7 +88,7 @@ async def test_the_support_triage_example_takes_each_branch(
     assert _ran(order) == ["start", "classify", "order_number", "order_lookup", "answer_order"]
     code_step = next(e for e in order if e["type"] == "node.finished" and e["node_id"] == "order_number")
     assert code_step["outputs"] == {"order_id": "1234567"}
-    assert orders.requests[-1].query == {"order": ["1234567"]}
+    assert orders.requests[-1].query == {"order": "1234567"}
     assert order[-1]["answer"].startswith("Order 1234567: ")
     assert next(e for e in order if e["type"] == "node.finished" and e["node_id"] == "classify")["branch"] == "order"
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import sysconfig
 from collections.abc import Mapping
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 180
+# pip without a package index (the tests run offline): nothing is downloaded, and builds use the
+# environment's own setuptools instead of an isolated one that pip would download. A `--no-…`
+# option reads its variable backwards: PIP_NO_BUILD_ISOLATION=0 turns isolation off.
+OFFLINE_PIP = {"PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
 
 
 def developer_env(**extra: str) -> dict[str, str]:
@@ -46,5 +51,23 @@ def pytest_in(folder: Path) -> str:
 
 def pip_install(project: Path, target: Path) -> None:
     """``pip install`` the project into ``target`` (not into the shared virtualenv), offline."""
-    options = ["--quiet", "--disable-pip-version-check", "--no-index", "--no-deps", "--no-build-isolation"]
-    run([sys.executable, "-m", "pip", "install", *options, "--target", str(target), str(project)])
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(project)]
+    run(command, env=developer_env(**OFFLINE_PIP))
+
+
+def layered_virtualenv(folder: Path) -> Path:
+    """A throwaway virtualenv at ``folder`` that also sees everything installed in this one (pytest,
+    Django, Agentloom), so what is ``pip install``-ed into it leaves the shared one alone; its
+    ``bin`` folder, to put first on ``PATH`` (see ``OFFLINE_PIP`` for pip's settings)."""
+    run([sys.executable, "-m", "venv", "--without-pip", str(folder)])  # ensurepip takes seconds
+    site_packages = Path(sysconfig.get_path("purelib", vars={"base": str(folder), "platbase": str(folder)}))
+    # A .pth file's `import` line runs at start-up; addsitedir also runs this environment's own
+    # .pth files (Agentloom's editable install), which a plain path line would not.
+    shared = dict.fromkeys([sysconfig.get_path("purelib"), sysconfig.get_path("platlib")])
+    lines = [f"import site; site.addsitedir({directory!r})" for directory in shared]
+    (site_packages / "_layered_on_agentloom.pth").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # pip itself comes from the shared environment and installs into this one (its sys.prefix).
+    pip = folder / "bin" / "pip"
+    pip.write_text('#!/bin/sh\nexec "$(dirname "$0")/python" -m pip "$@"\n', encoding="utf-8")
+    pip.chmod(0o755)
+    return folder / "bin"

@@ -10,21 +10,22 @@ picks the script, one step per poll:
 - ``noseconds``: done, without the length the tool's output needs;
 - ``forever`` and ``callback``: running until cancelled (or the test calls back).
 
-Other processes (the Celery worker) reach it too: everything is over HTTP.
+A ``ScriptedApi`` whose every answer comes from ``answer``: other processes (the Celery worker)
+reach it too, everything is over HTTP.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import re
 import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.support.scripted_api import Recorded, Reply, ScriptedApi
 
 API_KEY = "render-key-123456"
 FAILURE = "The prompt was refused by the safety filter."
@@ -47,15 +48,15 @@ class FakeJob:
 
 
 class FakeRenderApi:
-    def __init__(self, server: ThreadingHTTPServer) -> None:
-        self.server = server
+    def __init__(self) -> None:
         self.jobs: dict[str, FakeJob] = {}
         self.downloads: dict[str, int] = {}
         self.lock = threading.Lock()
+        self.http = ScriptedApi(fallback=self.answer)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return self.http.url
 
     def start(self, prompt: str) -> FakeJob:
         job = FakeJob(id=f"job-{uuid.uuid4().hex[:12]}", prompt=prompt)
@@ -104,72 +105,32 @@ class FakeRenderApi:
             return 200, {"id": job.id, "status": "done", "video_url": f"{self.base_url}/files/{job.id}.mp4"}
         return 200, self.finished_body(job.id)
 
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def _reply(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, status: int, data: Any) -> None:
-        self._reply(status, json.dumps(data).encode())
-
-    def _handle(self) -> None:
-        api = self.server.api
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
-        if self.path.startswith("/files/"):
-            job_id = self.path.removeprefix("/files/").removesuffix(".mp4")
-            with api.lock:
-                api.downloads[job_id] = api.downloads.get(job_id, 0) + 1
-            self._reply(200, video_bytes(job_id), "video/mp4")
-            return
-        if self.headers.get("Authorization") != f"Bearer {API_KEY}":
-            self._json(401, {"error": "bad key"})
-            return
-        if self.command == "POST" and self.path == "/jobs":
-            job = api.start(json.loads(body)["prompt"])
-            self._json(201, {"id": job.id, "poll_url": f"{api.base_url}/jobs/{job.id}"})
-            return
-        matched = re.fullmatch(r"/jobs/([\w-]+)(/cancel)?", self.path)
-        found = api.jobs.get(matched.group(1)) if matched else None
+    def answer(self, request: Recorded) -> Reply:
+        """The server's answer to every request (the ``ScriptedApi``'s fallback: nothing is scripted)."""
+        if request.path.startswith("/files/"):
+            job_id = request.path.removeprefix("/files/").removesuffix(".mp4")
+            with self.lock:
+                self.downloads[job_id] = self.downloads.get(job_id, 0) + 1
+            return Reply(body=video_bytes(job_id), content_type="video/mp4")
+        if request.headers.get("authorization") != f"Bearer {API_KEY}":
+            return Reply(401, {"error": "bad key"})
+        if request.method == "POST" and request.path == "/jobs":
+            job = self.start(request.json()["prompt"])
+            return Reply(201, {"id": job.id, "poll_url": f"{self.base_url}/jobs/{job.id}"})
+        matched = re.fullmatch(r"/jobs/([\w-]+)(/cancel)?", request.path)
+        found = self.jobs.get(matched.group(1)) if matched else None
         if matched is None or found is None:
-            self._json(404, {"error": "no such job"})
-            return
-        job = found
-        if matched.group(2) and self.command == "POST":
-            job.cancelled = True
-            self._json(200, {"id": job.id, "status": "cancelled"})
-        else:
-            with api.lock:
-                status, answer = api.status(job)
-            self._json(status, answer)
-
-    do_GET = do_POST = _handle
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    api: FakeRenderApi
+            return Reply(404, {"error": "no such job"})
+        if matched.group(2) and request.method == "POST":
+            found.cancelled = True
+            return Reply(json={"id": found.id, "status": "cancelled"})
+        with self.lock:
+            status, answer = self.status(found)
+        return Reply(status, answer)
 
 
 @contextmanager
 def serve_render_api() -> Iterator[FakeRenderApi]:
-    server = _Server(("127.0.0.1", 0), _Handler)
-    api = server.api = FakeRenderApi(server)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    api = FakeRenderApi()
+    with api.http:
         yield api
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

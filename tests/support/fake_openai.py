@@ -8,7 +8,8 @@ connections are exercised exactly as a provider would produce them.
 
 Steps are consumed in order by ``POST /v1/chat/completions`` (a per-model queue first, when one
 was scripted for the requested model, then the shared queue); when both are empty the ``default``
-step answers. Every request is recorded (``server.requests``) so tests can assert prompts, tools
+step answers. A ``Respond`` step computes its answer from the request (a model reading a tool's
+result). Every request is recorded (``server.requests``) so tests can assert prompts, tools
 and ``response_format``. ``server.instant(tokens=N)`` turns it into a fast, non-recording endpoint
 for benchmarks (hundreds of concurrent streams).
 """
@@ -122,7 +123,18 @@ class CutStream:
     abrupt: bool = True
 
 
-Step: TypeAlias = Reply | Error | Hang | CutStream
+Answer: TypeAlias = Reply | Error | Hang | CutStream
+
+
+@dataclass
+class Respond:
+    """A step computed from the request, as a model answers what it reads (a tool's result):
+    ``Respond(lambda request: Reply(text=...))``."""
+
+    answer: Callable[[RecordedRequest], Answer]
+
+
+Step: TypeAlias = Answer | Respond
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -409,9 +421,12 @@ class FakeOpenAI:
             else:
                 await _send_bytes(send, 200, instant[1])
             return
-        await self._answer(self._next_step(body.get("model")), body, stream, receive, send)
+        step = self._next_step(body.get("model"))
+        if isinstance(step, Respond):
+            step = step.answer(RecordedRequest(method, path, headers, body))
+        await self._answer(step, body, stream, receive, send)
 
-    async def _answer(self, step: Step, body: dict[str, Any], stream: bool, receive: Receive, send: Send) -> None:
+    async def _answer(self, step: Answer, body: dict[str, Any], stream: bool, receive: Receive, send: Send) -> None:
         model = body.get("model") or "fake"
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:12]}"
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))

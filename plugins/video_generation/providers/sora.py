@@ -3,9 +3,10 @@
 The base URL is a setting (``https://api.openai.com/v1`` by default) so that an OpenAI-compatible
 gateway works too; the key goes in ``Authorization: Bearer``. Sora makes clips of 4, 8 or 12
 seconds, landscape or portrait only; its video object reports ``progress`` (0-100) while
-``queued`` or ``in_progress``. The finished MP4 and its thumbnail need the key to download, so
-they are streamed here (through the host's capped download, with the key) and handed to the host
-as data. There is no cancel call: cancelling deletes the video (``DELETE /videos/{id}``).
+``queued`` or ``in_progress``. The finished MP4 and its thumbnail need the key to download: they
+are handed to the host as links with the ``Authorization`` header, which the host sends with its
+download only (never stored). There is no cancel call: cancelling deletes the video
+(``DELETE /videos/{id}``).
 """
 
 from __future__ import annotations
@@ -30,9 +31,6 @@ from plugins.video_generation.providers.http import (
 
 LABEL: Final = "OpenAI Sora"
 SECONDS: Final = (4, 8, 12)
-DOWNLOAD_TIMEOUT_S: Final = 150.0
-# Sora's clips are a few to a few tens of megabytes; the bytes are held in memory until stored.
-MAX_FILE_BYTES: Final = 200 * 1024 * 1024
 # What a moderation refusal looks like in an OpenAI error's code or type.
 _MODERATION_WORDS: Final = ("moderation", "content_policy", "safety")
 
@@ -111,15 +109,13 @@ class SoraProvider:
             percent = float(progress) if isinstance(progress, int | float) else None
             note = "waiting in Sora's queue" if status == "queued" else "Sora is generating the video"
             return JobStatus(state="running", percent=percent, note=note)
-        video = await self._download(ctx, url, "video")
-        files = {"video_url": JobFile(name=f"{handle.job_id}.mp4", content_type="video/mp4", data=video)}
-        try:
-            thumbnail = await self._download(ctx, url, "thumbnail")
-        except Exception:  # a video without its thumbnail is still the result
-            ctx.logger.warning("no thumbnail for the Sora video %s", handle.job_id, exc_info=True)
-            thumbnail = b""
-        if thumbnail:
-            files["thumbnail_url"] = JobFile(name=f"{handle.job_id}.webp", content_type="image/webp", data=thumbnail)
+        files = {
+            "video_url": self._asset(ctx, url, "video", name=f"{handle.job_id}.mp4", content_type="video/mp4"),
+            # A video without its thumbnail (a gateway that has none) is still the result.
+            "thumbnail_url": self._asset(
+                ctx, url, "thumbnail", name=f"{handle.job_id}.webp", content_type="image/webp", optional=True
+            ),
+        }
         seconds = reply.field("seconds") or handle.state.get("seconds")
         return JobStatus(
             state="succeeded",
@@ -133,28 +129,17 @@ class SoraProvider:
             files=files,
         )
 
-    async def _download(self, ctx: PluginContext, video_url: str, variant: str) -> bytes:
-        """One asset of the finished video. It needs the key, so the host cannot fetch it from a
-        plain link: it is streamed here (through the host's capped download when there is one)."""
-        url = f"{video_url}/content?variant={variant}"
-        headers = {**self._headers(ctx), "Accept": "application/binary"}
-        download = getattr(ctx.http, "download", None)
-        if download is None:
-            response = await ctx.http.request("GET", url, headers=headers, timeout_s=DOWNLOAD_TIMEOUT_S)
-            content = response.content
-        else:
-            chunks: list[bytes] = []
-
-            async def keep(chunk: bytes) -> None:
-                chunks.append(chunk)
-
-            response = await download(
-                url, keep, max_bytes=MAX_FILE_BYTES, headers=headers, timeout_s=DOWNLOAD_TIMEOUT_S
-            )
-            content = b"".join(chunks)
-        if not 200 <= response.status_code < 300:
-            raise _error(Reply(status=response.status_code, data=None, text=response.body[:200], content=b""))
-        return content
+    def _asset(
+        self, ctx: PluginContext, video_url: str, variant: str, *, name: str, content_type: str, optional: bool = False
+    ) -> JobFile:
+        """One asset of the finished video, for the host to download with the key."""
+        return JobFile(
+            name=name,
+            content_type=content_type,
+            url=f"{video_url}/content?variant={variant}",
+            headers={**self._headers(ctx), "Accept": "application/binary"},
+            optional=optional,
+        )
 
     async def cancel(self, handle: JobHandle, ctx: PluginContext) -> None:
         await call(

@@ -12,7 +12,7 @@ import pytest
 from builder.sdk import JobHandle, JobStatus
 from builder.sdk.execution import run_cancel, run_poll
 from builder.sdk.testing import PluginHarness, plugin_config, plugin_harness  # noqa: F401  (fixtures)
-from tests.plugins.video_generation.fakes import FakeApi
+from tests.support.scripted_api import ScriptedApi
 
 PLUGIN = "plugins.video_generation"
 TOOL = "generate_video"
@@ -36,8 +36,8 @@ def provider_config(provider: str, api_url: str, **settings: Any) -> dict[str, A
 
 
 @pytest.fixture
-def api() -> Iterator[FakeApi]:
-    fake = FakeApi()
+def api() -> Iterator[ScriptedApi]:
+    fake = ScriptedApi()
     yield fake
     fake.close()
 
@@ -53,7 +53,7 @@ def storyboard_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def video(
     plugin_harness: Callable[..., PluginHarness],  # noqa: F811  (the fixture imported above)
-    api: FakeApi,
+    api: ScriptedApi,
 ) -> Callable[..., PluginHarness]:
     """``video("ark", ark_model="...")``: the plugin as the server loads it, talking to the fake."""
 

@@ -10,7 +10,7 @@ import pytest
 from builder.sdk import ToolError
 from builder.sdk.testing import PluginHarness
 from tests.plugins.video_generation.conftest import SECRETS, TOOL, cancel, follow
-from tests.plugins.video_generation.fakes import FakeApi, Reply
+from tests.support.scripted_api import Reply, ScriptedApi
 
 TASKS = "/api/v3/contents/generations/tasks"
 TASK = f"{TASKS}/cgt-20250829-abc"
@@ -21,7 +21,7 @@ def task(status: str, **fields: Any) -> dict[str, Any]:
 
 
 async def test_a_task_is_created_followed_and_its_video_link_handed_to_the_host(
-    video: Callable[..., PluginHarness], api: FakeApi
+    video: Callable[..., PluginHarness], api: ScriptedApi
 ) -> None:
     video_link = f"{api.url}/tos/cgt-20250829-abc.mp4?X-Tos-Signature=abc"
     api.reply("POST", TASKS, Reply(json={"id": "cgt-20250829-abc"}))
@@ -60,7 +60,7 @@ async def test_a_task_is_created_followed_and_its_video_link_handed_to_the_host(
 
 
 async def test_the_model_and_the_shape_come_from_settings_and_input(
-    video: Callable[..., PluginHarness], api: FakeApi
+    video: Callable[..., PluginHarness], api: ScriptedApi
 ) -> None:
     api.reply("POST", TASKS, Reply(json={"id": "cgt-20250829-abc"}))
 
@@ -92,7 +92,7 @@ async def test_the_model_and_the_shape_come_from_settings_and_input(
     ],
 )
 async def test_a_failed_task_reports_ark_s_message(
-    video: Callable[..., PluginHarness], api: FakeApi, error: dict[str, str], code: str
+    video: Callable[..., PluginHarness], api: ScriptedApi, error: dict[str, str], code: str
 ) -> None:
     api.reply("POST", TASKS, Reply(json={"id": "cgt-20250829-abc"}))
     api.reply("GET", TASK, Reply(json=task("running")), Reply(json=task("failed", error=error)))
@@ -144,7 +144,7 @@ async def test_a_failed_task_reports_ark_s_message(
     ],
 )
 async def test_refusals_when_creating_map_to_error_codes(
-    video: Callable[..., PluginHarness], api: FakeApi, status: int, error: dict[str, str], code: str
+    video: Callable[..., PluginHarness], api: ScriptedApi, status: int, error: dict[str, str], code: str
 ) -> None:
     api.reply("POST", TASKS, Reply(status, {"error": error}))
 
@@ -155,7 +155,7 @@ async def test_refusals_when_creating_map_to_error_codes(
     assert error["message"] in caught.value.message
 
 
-async def test_cancelling_deletes_the_task(video: Callable[..., PluginHarness], api: FakeApi) -> None:
+async def test_cancelling_deletes_the_task(video: Callable[..., PluginHarness], api: ScriptedApi) -> None:
     api.reply("POST", TASKS, Reply(json={"id": "cgt-20250829-abc"}))
     api.reply("DELETE", TASK, Reply(json={}))
     harness = video("ark")
@@ -167,7 +167,7 @@ async def test_cancelling_deletes_the_task(video: Callable[..., PluginHarness], 
     assert delete.headers["authorization"] == f"Bearer {SECRETS['ark_api_key']}"
 
 
-async def test_the_credentials_check_lists_tasks(video: Callable[..., PluginHarness], api: FakeApi) -> None:
+async def test_the_credentials_check_lists_tasks(video: Callable[..., PluginHarness], api: ScriptedApi) -> None:
     api.reply("GET", TASKS, Reply(json={"items": [], "total": 0}))
     harness = video("ark")
 

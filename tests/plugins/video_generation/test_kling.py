@@ -15,7 +15,7 @@ import pytest
 from builder.sdk import ToolError
 from builder.sdk.testing import PluginHarness
 from tests.plugins.video_generation.conftest import SECRETS, TOOL, cancel, follow
-from tests.plugins.video_generation.fakes import FakeApi, Recorded, Reply
+from tests.support.scripted_api import Recorded, Reply, ScriptedApi
 
 TEXT2VIDEO = "/v1/videos/text2video"
 IMAGE2VIDEO = "/v1/videos/image2video"
@@ -46,7 +46,7 @@ def verified_claims(request: Recorded) -> dict[str, Any]:
 
 
 async def test_a_text_to_video_task_is_signed_followed_and_its_video_link_handed_over(
-    video: Callable[..., PluginHarness], api: FakeApi
+    video: Callable[..., PluginHarness], api: ScriptedApi
 ) -> None:
     video_link = f"{api.url}/cdn/865172.mp4"
     api.reply("POST", TEXT2VIDEO, Reply(json=task("submitted")))
@@ -82,7 +82,7 @@ async def test_a_text_to_video_task_is_signed_followed_and_its_video_link_handed
     assert done.files["video_url"].url == video_link
 
 
-async def test_an_image_makes_an_image_to_video_task(video: Callable[..., PluginHarness], api: FakeApi) -> None:
+async def test_an_image_makes_an_image_to_video_task(video: Callable[..., PluginHarness], api: ScriptedApi) -> None:
     api.reply("POST", IMAGE2VIDEO, Reply(json=task("submitted")))
     api.reply(
         "GET",
@@ -125,7 +125,7 @@ async def test_an_image_makes_an_image_to_video_task(video: Callable[..., Plugin
     ],
 )
 async def test_a_failed_task_reports_kling_s_message(
-    video: Callable[..., PluginHarness], api: FakeApi, message: str, code: str
+    video: Callable[..., PluginHarness], api: ScriptedApi, message: str, code: str
 ) -> None:
     api.reply("POST", TEXT2VIDEO, Reply(json=task("submitted")))
     api.reply(
@@ -154,7 +154,7 @@ async def test_a_failed_task_reports_kling_s_message(
     ],
 )
 async def test_refusals_when_creating_map_to_error_codes(
-    video: Callable[..., PluginHarness], api: FakeApi, status: int, kling_code: int, message: str, code: str
+    video: Callable[..., PluginHarness], api: ScriptedApi, status: int, kling_code: int, message: str, code: str
 ) -> None:
     api.reply("POST", TEXT2VIDEO, Reply(status, envelope(code=kling_code, message=message)))
 
@@ -166,7 +166,7 @@ async def test_refusals_when_creating_map_to_error_codes(
 
 
 async def test_kling_cannot_cancel_so_cancelling_calls_nothing(
-    video: Callable[..., PluginHarness], api: FakeApi
+    video: Callable[..., PluginHarness], api: ScriptedApi
 ) -> None:
     api.reply("POST", TEXT2VIDEO, Reply(json=task("submitted")))
     harness = video("kling")
@@ -177,7 +177,7 @@ async def test_kling_cannot_cancel_so_cancelling_calls_nothing(
     assert [request.method for request in api.requests] == ["POST"]
 
 
-async def test_the_credentials_check_lists_tasks(video: Callable[..., PluginHarness], api: FakeApi) -> None:
+async def test_the_credentials_check_lists_tasks(video: Callable[..., PluginHarness], api: ScriptedApi) -> None:
     api.reply("GET", TEXT2VIDEO, Reply(json=envelope([])))
     harness = video("kling")
 

@@ -12,7 +12,7 @@ from builder.pluginhost.configuration import validate_config
 from builder.sdk import JobHandle, ToolError
 from builder.sdk.testing import PluginHarness, assert_plugin_contract
 from tests.plugins.video_generation.conftest import PLUGIN, TOOL, follow
-from tests.plugins.video_generation.fakes import FakeApi
+from tests.support.scripted_api import ScriptedApi
 
 
 def test_the_host_accepts_the_plugin() -> None:
@@ -55,7 +55,7 @@ def test_the_settings_need_the_chosen_provider_s_keys(settings: dict[str, str], 
 
 
 async def test_a_provider_without_its_key_says_so_before_calling_anyone(
-    plugin_harness: Callable[..., PluginHarness], api: FakeApi
+    plugin_harness: Callable[..., PluginHarness], api: ScriptedApi
 ) -> None:
     harness = plugin_harness(PLUGIN, config={"provider": "ark", "ark_base_url": api.url})
 
@@ -69,7 +69,7 @@ async def test_a_provider_without_its_key_says_so_before_calling_anyone(
 
 
 async def test_a_job_is_followed_by_the_provider_that_started_it(
-    video: Callable[..., PluginHarness], api: FakeApi
+    video: Callable[..., PluginHarness], api: ScriptedApi
 ) -> None:
     harness = video("openai")  # the workspace switched to Sora after a storyboard job started
     handle = JobHandle(

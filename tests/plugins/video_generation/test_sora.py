@@ -1,4 +1,4 @@
-"""OpenAI's video API (Sora) against a scripted fake: create, poll with progress, download, errors."""
+"""OpenAI's video API (Sora) against a scripted fake: create, poll with progress, the files, errors."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from builder.sdk import JobHandle, ToolError
 from builder.sdk.testing import PluginHarness
 from tests.plugins.video_generation.conftest import SECRETS, TOOL, cancel, follow
-from tests.plugins.video_generation.fakes import FakeApi, Reply
+from tests.support.scripted_api import Reply, ScriptedApi
 
 MP4 = b"\x00\x00\x00\x18ftypmp42fake-sora-video"
 WEBP = b"RIFF\x10\x00\x00\x00WEBPVP8 fake-thumbnail"
@@ -30,7 +30,7 @@ def video_object(status: str, progress: int, **fields: Any) -> dict[str, Any]:
     }
 
 
-def script_success(api: FakeApi) -> None:
+def script_success(api: ScriptedApi) -> None:
     api.reply("POST", "/v1/videos", Reply(json=video_object("queued", 0)))
     api.reply(
         "GET",
@@ -44,8 +44,8 @@ def script_success(api: FakeApi) -> None:
     api.reply("GET", "/v1/videos/video_68d7/content?variant=thumbnail", Reply(body=WEBP, content_type="image/webp"))
 
 
-async def test_a_video_is_created_polled_with_progress_and_downloaded(
-    video: Callable[..., PluginHarness], api: FakeApi
+async def test_a_video_is_created_polled_with_progress_and_its_files_handed_over_with_the_key(
+    video: Callable[..., PluginHarness], api: ScriptedApi
 ) -> None:
     script_success(api)
     harness = video("openai")
@@ -66,15 +66,19 @@ async def test_a_video_is_created_polled_with_progress_and_downloaded(
     done = statuses[-1]
     assert done.state == "succeeded"
     assert done.output == {"provider": "openai", "model": "sora-2", "duration_s": 8.0}
-    assert (done.files["video_url"].data, done.files["video_url"].content_type) == (MP4, "video/mp4")
-    assert done.files["thumbnail_url"].data == WEBP
-    downloads = [request for request in api.requests if request.path.endswith("/content")]
-    assert [request.query["variant"] for request in downloads] == ["video", "thumbnail"]
-    assert all(request.headers["authorization"] == f"Bearer {SECRETS['openai_api_key']}" for request in downloads)
+    # The files need the key: the host downloads them with it (test_sora_through_the_host.py).
+    video_file, thumbnail = done.files["video_url"], done.files["thumbnail_url"]
+    content = f"{api.url}/v1/videos/video_68d7/content"
+    assert (video_file.url, video_file.optional) == (f"{content}?variant=video", False)
+    assert (thumbnail.url, thumbnail.optional) == (f"{content}?variant=thumbnail", True)
+    assert (video_file.content_type, thumbnail.content_type) == ("video/mp4", "image/webp")
+    key = f"Bearer {SECRETS['openai_api_key']}"
+    assert video_file.headers["Authorization"] == thumbnail.headers["Authorization"] == key
+    assert not [request for request in api.requests if request.path.endswith("/content")]
 
 
 async def test_an_image_a_portrait_and_the_model_setting_shape_the_request(
-    video: Callable[..., PluginHarness], api: FakeApi
+    video: Callable[..., PluginHarness], api: ScriptedApi
 ) -> None:
     script_success(api)
     harness = video("openai", openai_model="sora-2-pro")
@@ -99,7 +103,7 @@ async def test_an_image_a_portrait_and_the_model_setting_shape_the_request(
     }
 
 
-async def test_a_failed_job_reports_sora_s_message(video: Callable[..., PluginHarness], api: FakeApi) -> None:
+async def test_a_failed_job_reports_sora_s_message(video: Callable[..., PluginHarness], api: ScriptedApi) -> None:
     api.reply("POST", "/v1/videos", Reply(json=video_object("queued", 0)))
     api.reply(
         "GET",
@@ -153,7 +157,7 @@ async def test_a_failed_job_reports_sora_s_message(video: Callable[..., PluginHa
     ],
 )
 async def test_refusals_when_creating_map_to_error_codes(
-    video: Callable[..., PluginHarness], api: FakeApi, status: int, error: dict[str, str], code: str
+    video: Callable[..., PluginHarness], api: ScriptedApi, status: int, error: dict[str, str], code: str
 ) -> None:
     api.reply("POST", "/v1/videos", Reply(status, {"error": error}))
 
@@ -166,7 +170,7 @@ async def test_refusals_when_creating_map_to_error_codes(
 
 
 async def test_moderation_of_the_finished_video_is_a_content_rejection(
-    video: Callable[..., PluginHarness], api: FakeApi
+    video: Callable[..., PluginHarness], api: ScriptedApi
 ) -> None:
     api.reply("POST", "/v1/videos", Reply(json=video_object("queued", 0)))
     api.reply(
@@ -185,7 +189,9 @@ async def test_moderation_of_the_finished_video_is_a_content_rejection(
     assert caught.value.code == "content_rejected"
 
 
-async def test_square_videos_are_refused_before_calling_sora(video: Callable[..., PluginHarness], api: FakeApi) -> None:
+async def test_square_videos_are_refused_before_calling_sora(
+    video: Callable[..., PluginHarness], api: ScriptedApi
+) -> None:
     with pytest.raises(ToolError) as caught:
         await video("openai").invoke(TOOL, {"prompt": "A lighthouse", "aspect_ratio": "1:1"})
 
@@ -193,7 +199,7 @@ async def test_square_videos_are_refused_before_calling_sora(video: Callable[...
     assert api.requests == []
 
 
-async def test_cancelling_deletes_the_video(video: Callable[..., PluginHarness], api: FakeApi) -> None:
+async def test_cancelling_deletes_the_video(video: Callable[..., PluginHarness], api: ScriptedApi) -> None:
     api.reply("POST", "/v1/videos", Reply(json=video_object("queued", 0)))
     api.reply(
         "DELETE", "/v1/videos/video_68d7", Reply(json={"id": "video_68d7", "object": "video.deleted", "deleted": True})
@@ -207,7 +213,7 @@ async def test_cancelling_deletes_the_video(video: Callable[..., PluginHarness],
     assert delete.headers["authorization"] == f"Bearer {SECRETS['openai_api_key']}"
 
 
-async def test_the_credentials_check_lists_videos(video: Callable[..., PluginHarness], api: FakeApi) -> None:
+async def test_the_credentials_check_lists_videos(video: Callable[..., PluginHarness], api: ScriptedApi) -> None:
     api.reply("GET", "/v1/videos", Reply(json={"object": "list", "data": [], "has_more": False}))
     harness = video("openai")
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from builder.sdk.testing import PluginHarness, plugin_config, plugin_harness  # noqa: F401  (fixtures)
-from tests.plugins.web_search.fakes import FakeApi
+from tests.support.scripted_api import ScriptedApi
 
 PLUGIN = "plugins.web_search"
 KEYS = {"tavily": "tvly-test-0123456789", "brave": "BSA-test-0123456789", "bocha": "sk-bocha-0123456789"}
@@ -22,8 +22,8 @@ def provider_config(provider: str, api_url: str, **settings: Any) -> dict[str, A
 
 
 @pytest.fixture
-def api() -> Iterator[FakeApi]:
-    fake = FakeApi()
+def api() -> Iterator[ScriptedApi]:
+    fake = ScriptedApi()
     yield fake
     fake.close()
 
@@ -31,7 +31,7 @@ def api() -> Iterator[FakeApi]:
 @pytest.fixture
 def web_search(
     plugin_harness: Callable[..., PluginHarness],  # noqa: F811  (the fixture imported above)
-    api: FakeApi,
+    api: ScriptedApi,
 ) -> Callable[..., PluginHarness]:
     """``web_search("brave", safesearch="strict")``: the plugin, as the server loads it, using the fake."""
 

@@ -20,10 +20,10 @@ from builder.pluginhost.services import plugin_configure, plugin_enable
 from tests.engine.nodes.support import ServerModels, StubContext, run_node
 from tests.factories import make_workspace, owner_of
 from tests.plugins.web_search.conftest import KEYS, provider_config
-from tests.plugins.web_search.fakes import FakeApi, Reply
 from tests.plugins.web_search.test_providers import BRAVE_ANSWER
 from tests.support.fake_openai import FakeOpenAI, ToolCall
 from tests.support.fake_openai import Reply as ModelReply
+from tests.support.scripted_api import Reply, ScriptedApi
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -51,7 +51,7 @@ async def _close_async_orm_connections() -> AsyncIterator[None]:
 
 
 @pytest.fixture
-def workspace(api: FakeApi) -> Workspace:
+def workspace(api: ScriptedApi) -> Workspace:
     """A workspace with web_search enabled on Brave (the fake), its key stored encrypted."""
     workspace = make_workspace()
     owner = owner_of(workspace)
@@ -61,7 +61,7 @@ def workspace(api: FakeApi) -> Workspace:
 
 
 async def test_an_agent_searches_the_web_and_reads_normalised_results(
-    workspace: Workspace, api: FakeApi, fake_openai: FakeOpenAI
+    workspace: Workspace, api: ScriptedApi, fake_openai: FakeOpenAI
 ) -> None:
     api.reply("GET", "/res/v1/web/search", Reply(json=BRAVE_ANSWER))
     fake_openai.script(
@@ -106,7 +106,7 @@ async def test_an_agent_searches_the_web_and_reads_normalised_results(
 
 
 async def test_a_provider_error_reaches_the_model_as_the_tools_answer(
-    workspace: Workspace, api: FakeApi, fake_openai: FakeOpenAI
+    workspace: Workspace, api: ScriptedApi, fake_openai: FakeOpenAI
 ) -> None:
     api.reply("GET", "/res/v1/web/search", Reply(429, {"type": "ErrorResponse", "error": {"detail": "Slow down"}}))
     fake_openai.script(

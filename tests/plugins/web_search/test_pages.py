@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from builder.sdk.testing import PluginHarness
-from tests.plugins.web_search.fakes import FakeApi, Reply
+from tests.support.scripted_api import Reply, ScriptedApi
 
 Harness = Callable[..., PluginHarness]
 
@@ -33,7 +33,7 @@ def searxng_results(*urls: str) -> dict[str, Any]:
     return {"results": [{"url": url, "title": f"Result {n}", "content": "…"} for n, url in enumerate(urls, 1)]}
 
 
-async def test_the_top_pages_are_read_as_text(web_search: Harness, api: FakeApi) -> None:
+async def test_the_top_pages_are_read_as_text(web_search: Harness, api: ScriptedApi) -> None:
     article = api.page("/article", ARTICLE)
     plain = api.page("/notes.txt", "Plain notes about trains.", content_type="text/plain; charset=utf-8")
     unread = api.page("/third", "<p>Not asked for.</p>")
@@ -60,7 +60,7 @@ async def test_the_top_pages_are_read_as_text(web_search: Harness, api: FakeApi)
     assert harness.progress[-2].percent == 100
 
 
-async def test_page_text_is_cut_to_the_configured_length(web_search: Harness, api: FakeApi) -> None:
+async def test_page_text_is_cut_to_the_configured_length(web_search: Harness, api: ScriptedApi) -> None:
     words = " ".join(f"word{n}" for n in range(2000))
     long_page = api.page("/long", f"<html><body><p>{words}</p></body></html>")
     api.reply("GET", "/search", Reply(json=searxng_results(long_page)))
@@ -72,7 +72,7 @@ async def test_page_text_is_cut_to_the_configured_length(web_search: Harness, ap
     assert text.startswith("word0 word1 word2")
 
 
-async def test_a_page_over_the_size_cap_is_read_up_to_it(web_search: Harness, api: FakeApi) -> None:
+async def test_a_page_over_the_size_cap_is_read_up_to_it(web_search: Harness, api: ScriptedApi) -> None:
     body = "<html><body><p>The start of a very long page.</p>" + "<p>filler text</p>" * 5000 + "</body></html>"
     big = api.page("/big", body)
     api.reply("GET", "/search", Reply(json=searxng_results(big)))
@@ -86,7 +86,7 @@ async def test_a_page_over_the_size_cap_is_read_up_to_it(web_search: Harness, ap
     assert len(text) < 10_000 < len(body)
 
 
-async def test_pages_that_fail_are_noted_and_the_search_still_answers(web_search: Harness, api: FakeApi) -> None:
+async def test_pages_that_fail_are_noted_and_the_search_still_answers(web_search: Harness, api: ScriptedApi) -> None:
     good = api.page("/good", ARTICLE)
     missing = api.url + "/missing"
     slow = api.page("/slow", ARTICLE, delay_s=3)
@@ -116,7 +116,7 @@ async def test_pages_that_fail_are_noted_and_the_search_still_answers(web_search
     assert not any(request.path == "/intranet" for request in api.requests)
 
 
-async def test_no_page_is_fetched_unless_asked(web_search: Harness, api: FakeApi) -> None:
+async def test_no_page_is_fetched_unless_asked(web_search: Harness, api: ScriptedApi) -> None:
     article = api.page("/article", ARTICLE)
     api.reply("GET", "/search", Reply(json=searxng_results(article)))
 

@@ -12,7 +12,7 @@ import pytest
 from builder.sdk import ToolError
 from builder.sdk.testing import PluginHarness
 from tests.plugins.web_search.conftest import KEYS, PLUGIN
-from tests.plugins.web_search.fakes import FakeApi, Reply
+from tests.support.scripted_api import Reply, ScriptedApi
 
 Harness = Callable[..., PluginHarness]
 
@@ -46,7 +46,7 @@ SEARXNG_ANSWER = {
 }
 
 
-async def test_searxng_request_and_results(web_search: Harness, api: FakeApi) -> None:
+async def test_searxng_request_and_results(web_search: Harness, api: ScriptedApi) -> None:
     api.reply("GET", "/search", Reply(json=SEARXNG_ANSWER))
     harness = web_search("searxng", safesearch="off")
 
@@ -94,7 +94,7 @@ async def test_searxng_request_and_results(web_search: Harness, api: FakeApi) ->
 
 
 async def test_searxng_under_a_path_drops_repeats_and_pages_without_an_address(
-    plugin_harness: Harness, api: FakeApi
+    plugin_harness: Harness, api: ScriptedApi
 ) -> None:
     api.reply("GET", "/searxng/search", Reply(json=SEARXNG_ANSWER))
     harness = plugin_harness(PLUGIN, config={"provider": "searxng", "searxng_url": f"{api.url}/searxng/"})
@@ -108,7 +108,7 @@ async def test_searxng_under_a_path_drops_repeats_and_pages_without_an_address(
     ]
 
 
-async def test_searxng_without_json_output_says_how_to_enable_it(web_search: Harness, api: FakeApi) -> None:
+async def test_searxng_without_json_output_says_how_to_enable_it(web_search: Harness, api: ScriptedApi) -> None:
     api.reply("GET", "/search", Reply(403, body="<html>Forbidden</html>", content_type="text/html"))
 
     error = await failure(web_search("searxng"))
@@ -117,7 +117,7 @@ async def test_searxng_without_json_output_says_how_to_enable_it(web_search: Har
     assert "add json to search.formats in its settings.yml" in error.message
 
 
-async def test_searxng_whose_engines_all_failed_is_unavailable(web_search: Harness, api: FakeApi) -> None:
+async def test_searxng_whose_engines_all_failed_is_unavailable(web_search: Harness, api: ScriptedApi) -> None:
     api.reply(
         "GET",
         "/search",
@@ -130,7 +130,7 @@ async def test_searxng_whose_engines_all_failed_is_unavailable(web_search: Harne
     assert error.message.endswith("google (timeout), bing (CAPTCHA)")
 
 
-async def test_a_page_that_is_not_json_is_a_bad_response(web_search: Harness, api: FakeApi) -> None:
+async def test_a_page_that_is_not_json_is_a_bad_response(web_search: Harness, api: ScriptedApi) -> None:
     api.reply("GET", "/search", Reply(body="<html>Login</html>", content_type="text/html; charset=utf-8"))
 
     error = await failure(web_search("searxng"))
@@ -161,7 +161,7 @@ TAVILY_ANSWER = {
 }
 
 
-async def test_tavily_request_and_results(web_search: Harness, api: FakeApi) -> None:
+async def test_tavily_request_and_results(web_search: Harness, api: ScriptedApi) -> None:
     api.reply("POST", "/search", Reply(json=TAVILY_ANSWER))
 
     output = await web_search("tavily").invoke_json(
@@ -224,7 +224,7 @@ BRAVE_ANSWER = {
 }
 
 
-async def test_brave_request_and_results(web_search: Harness, api: FakeApi) -> None:
+async def test_brave_request_and_results(web_search: Harness, api: ScriptedApi) -> None:
     api.reply("GET", "/res/v1/web/search", Reply(json=BRAVE_ANSWER))
 
     output = await web_search("brave", safesearch="strict").invoke_json(
@@ -257,7 +257,7 @@ async def test_brave_request_and_results(web_search: Harness, api: FakeApi) -> N
     assert (second["source"], second["date"]) == ("other.example.com", None)
 
 
-async def test_brave_without_web_results_finds_nothing(web_search: Harness, api: FakeApi) -> None:
+async def test_brave_without_web_results_finds_nothing(web_search: Harness, api: ScriptedApi) -> None:
     api.reply("GET", "/res/v1/web/search", Reply(json={"type": "search", "query": {"original": "zzzz"}}))
 
     output = await web_search("brave").invoke("search", {"query": "zzzz"})
@@ -269,7 +269,7 @@ async def test_brave_without_web_results_finds_nothing(web_search: Harness, api:
     ("language", "search_lang"),
     [("en", "en"), ("en-GB", "en-gb"), ("zh-TW", "zh-hant"), ("ja", "jp"), ("pt", "pt-pt"), ("de-AT", "de")],
 )
-async def test_brave_language_codes(web_search: Harness, api: FakeApi, language: str, search_lang: str) -> None:
+async def test_brave_language_codes(web_search: Harness, api: ScriptedApi, language: str, search_lang: str) -> None:
     api.reply("GET", "/res/v1/web/search", Reply(json=BRAVE_ANSWER))
 
     await web_search("brave").invoke("search", {"query": "x", "language": language})
@@ -312,7 +312,7 @@ BOCHA_ANSWER = {
 }
 
 
-async def test_bocha_request_and_results(web_search: Harness, api: FakeApi) -> None:
+async def test_bocha_request_and_results(web_search: Harness, api: ScriptedApi) -> None:
     api.reply("POST", "/v1/web-search", Reply(json=BOCHA_ANSWER))
 
     output = await web_search("bocha").invoke_json(
@@ -336,7 +336,7 @@ async def test_bocha_request_and_results(web_search: Harness, api: FakeApi) -> N
     assert (second["snippet"], second["source"]) == ("只有片段", "news.example.cn")
 
 
-async def test_bocha_without_pages_finds_nothing(web_search: Harness, api: FakeApi) -> None:
+async def test_bocha_without_pages_finds_nothing(web_search: Harness, api: ScriptedApi) -> None:
     api.reply("POST", "/v1/web-search", Reply(json={"code": 200, "msg": None, "data": {"_type": "SearchResponse"}}))
 
     output = await web_search("bocha").invoke("search", {"query": "x", "time_range": None})
@@ -472,7 +472,7 @@ BRAVE_QUOTA = {
 )
 async def test_provider_errors_are_stable_tool_errors(
     web_search: Harness,
-    api: FakeApi,
+    api: ScriptedApi,
     provider: str,
     reply: Reply,
     code: str,
@@ -517,7 +517,7 @@ async def test_a_missing_key_or_provider_is_named(plugin_harness: Harness) -> No
     )
 
 
-async def test_invalid_input_is_refused_before_any_request(web_search: Harness, api: FakeApi) -> None:
+async def test_invalid_input_is_refused_before_any_request(web_search: Harness, api: ScriptedApi) -> None:
     harness = web_search("brave")
 
     too_many = await failure(harness, {"query": "x", "count": 21})

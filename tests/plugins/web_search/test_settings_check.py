@@ -12,8 +12,8 @@ import plugins.web_search
 from builder.sdk import CredentialCheck
 from builder.sdk.testing import PluginHarness
 from tests.plugins.web_search.conftest import KEYS, PLUGIN, provider_config
-from tests.plugins.web_search.fakes import FakeApi, Reply
 from tests.plugins.web_search.test_providers import BOCHA_ANSWER, BRAVE_ANSWER, ROUTES, SEARXNG_ANSWER, TAVILY_ANSWER
+from tests.support.scripted_api import Reply, ScriptedApi
 
 Harness = Callable[..., PluginHarness]
 
@@ -22,7 +22,7 @@ LABELS = {"searxng": "SearXNG", "tavily": "Tavily", "brave": "Brave Search", "bo
 
 
 @pytest.mark.parametrize("provider", ["searxng", "tavily", "brave", "bocha"])
-async def test_working_settings_pass_with_a_real_search(web_search: Harness, api: FakeApi, provider: str) -> None:
+async def test_working_settings_pass_with_a_real_search(web_search: Harness, api: ScriptedApi, provider: str) -> None:
     api.reply(*ROUTES[provider], Reply(json=ANSWERS[provider]))
 
     check = await web_search(provider).validate_config()
@@ -63,7 +63,7 @@ async def test_working_settings_pass_with_a_real_search(web_search: Harness, api
     ],
 )
 async def test_failing_settings_say_what_is_wrong(
-    web_search: Harness, api: FakeApi, provider: str, reply: Reply, message: str
+    web_search: Harness, api: ScriptedApi, provider: str, reply: Reply, message: str
 ) -> None:
     api.reply(*ROUTES[provider], reply)
 
