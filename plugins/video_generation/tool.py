@@ -46,6 +46,6 @@ def generate_video() -> ToolSpec[Any, Any]:
         long_running=True,
         poll=poll,
         cancel=cancel,
-        # Also the limit of each poll, which may download a finished video (Sora).
-        timeout_s=180,
+        # Also the limit of each poll (the host downloads the finished files apart from it).
+        timeout_s=60,
     )
