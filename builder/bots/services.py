@@ -18,6 +18,7 @@ from builder.bots.models import Bot, BotGrant, BotVersion, Visibility
 from builder.bots.permissions import check_bot_permission
 from builder.core.exceptions import Conflict, NotFound, ValidationFailed
 from builder.engine.dsl import GraphInvalid, GraphProblem, find_problems, parse_graph, validate_graph
+from builder.pluginhost.node_types import ensure_loaded as ensure_plugin_node_types
 
 BOT_FIELDS = ("name", "description", "icon", "visibility")
 
@@ -39,6 +40,7 @@ def _clean_metadata(fields: dict[str, Any]) -> dict[str, Any]:
 
 def _parse_document(document: Any, *, field: str = "draft") -> list[GraphProblem]:
     """Structural errors refuse the save (400); the graph-level problems found are returned."""
+    ensure_plugin_node_types()
     try:
         graph = parse_graph(document)
     except GraphInvalid as exc:
@@ -119,6 +121,7 @@ def bot_publish(*, actor: Actor, bot: Bot, note: str = "") -> BotVersion:
     """
     check_bot_permission(actor=actor, bot=bot, action=Action.BOT_PUBLISH)
     current = Bot.objects.select_for_update().get(pk=bot.pk)
+    ensure_plugin_node_types()
     try:
         validate_graph(current.draft)
     except GraphInvalid as exc:

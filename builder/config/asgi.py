@@ -22,8 +22,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 # Import the run machinery now, not inside the first chat: importing langchain_openai takes about
 # a second, and doing it on the event loop would stall every stream open at that moment.
 import builder.conversations.executor  # noqa: E402, F401
+from builder.pluginhost.node_types import ensure_loaded as load_plugins  # noqa: E402
 from builder.realtime.origin import BrowserOriginValidator  # noqa: E402
 from builder.realtime.routing import websocket_urlpatterns  # noqa: E402
+
+# Load the plugins as the server starts: their node types must be registered before the first
+# graph is validated or run here, and loading them later would run plugin code on the event loop.
+load_plugins()
 
 application = ProtocolTypeRouter(
     {

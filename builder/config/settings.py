@@ -249,8 +249,7 @@ SPECTACULAR_SETTINGS = {
         "BotRoleEnum": "builder.accounts.roles.BotRole",
         "ApiKeyRoleEnum": "builder.accounts.roles.API_KEY_ROLES",
         "FactKindEnum": "builder.memory.models.FACT_KINDS",
-        # Named explicitly since memory facts have a "kind" too (the name it always had).
-        "KindEnum": "builder.llm.providers.ProviderKind",
+        # Model provider kinds are no enum: plugins add kinds (GET /api/v1/model-providers/kinds).
     },
 }
 

@@ -22,6 +22,7 @@ from builder.conversations.models import Run
 from builder.conversations.wiring import graph_runner, runtime_services
 from builder.engine.runtime.runner import RunRequest
 from builder.llm.models import ModelProvider
+from builder.llm.selectors import model_providers_for_run
 from builder.memory.turns import TurnMemory
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def _claim(run_id: str) -> tuple[Run, list[ModelProvider]] | None:
     ):
         return None
     run = Run.objects.select_related("conversation", "bot").get(pk=run_id)
-    return run, list(ModelProvider.objects.filter(workspace_id=run.bot.workspace_id))
+    return run, model_providers_for_run(workspace_id=run.bot.workspace_id)
 
 
 async def _heartbeat(run: Run, sink: RunEventSink, cancel: asyncio.Event) -> None:

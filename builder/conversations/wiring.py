@@ -71,7 +71,9 @@ def _workspace_chat_models(
     workspace_id: Any, providers: list[ModelProvider], bot_model: dict[str, Any] | None
 ) -> WorkspaceChatModels:
     cache = _chat_models.setdefault(asyncio.get_running_loop(), OrderedDict())
-    key = (workspace_id, repr(bot_model), tuple(sorted((str(p.pk), p.updated_at.isoformat()) for p in providers)))
+    # plugin_enabled: a plugin kind's models stop working in the run after its plugin is disabled.
+    versions = sorted((str(p.pk), p.updated_at.isoformat(), p.plugin_enabled) for p in providers)
+    key = (workspace_id, repr(bot_model), tuple(versions))
     cached = cache.get(key)
     if cached is not None:
         cache.move_to_end(key)

@@ -6,11 +6,18 @@ from django.utils.translation import gettext_lazy as _
 
 from builder.core.crypto import encrypt_secret, mask_secret
 from builder.llm.models import ModelProvider
+from builder.llm.plugin_providers import provider_kinds
+
+
+def kind_choices() -> list[tuple[str, Any]]:
+    """The built-in kinds and those of the plugins loaded now (asked each time the form is shown)."""
+    return [(info.kind, info.label) for info in provider_kinds()]
 
 
 class ModelProviderForm(forms.ModelForm):
     """The key is write-only here too: typing one replaces the stored key, leaving it empty keeps it."""
 
+    kind = forms.ChoiceField(label=_("kind"), choices=kind_choices)
     new_api_key = forms.CharField(
         label=_("new API key"), required=False, widget=forms.PasswordInput, help_text=_("Leave empty to keep the key.")
     )

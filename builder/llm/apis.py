@@ -18,7 +18,10 @@ from builder.core.api_views import validated
 from builder.llm import selectors, services
 from builder.llm.clients import ConnectionCheck
 from builder.llm.models import ModelProvider
-from builder.llm.providers import PRESETS, ProviderKind
+from builder.llm.plugin_providers import kind_label, provider_kinds
+from builder.llm.providers import PRESETS
+
+KIND_HELP = "A built-in kind (openai, openai_compatible, anthropic, ollama) or a plugin's: GET /model-providers/kinds."
 
 
 # --- serializers -------------------------------------------------------------------------------
@@ -38,6 +41,10 @@ class ModelInfoSerializer(serializers.Serializer[Any]):
 
 
 class ModelProviderOut(serializers.ModelSerializer[ModelProvider]):
+    kind = serializers.CharField(help_text=KIND_HELP)
+    kind_label = serializers.SerializerMethodField(
+        help_text="The kind's name; the kind itself if no plugin adds it now."
+    )
     api_key_set = serializers.SerializerMethodField()
     models = ModelInfoSerializer(source="model_list", many=True)
 
@@ -47,6 +54,7 @@ class ModelProviderOut(serializers.ModelSerializer[ModelProvider]):
             "id",
             "name",
             "kind",
+            "kind_label",
             "preset",
             "base_url",
             "api_key_set",
@@ -59,13 +67,16 @@ class ModelProviderOut(serializers.ModelSerializer[ModelProvider]):
             "updated_at",
         ]
 
+    def get_kind_label(self, provider: ModelProvider) -> str:
+        return kind_label(provider.kind)
+
     def get_api_key_set(self, provider: ModelProvider) -> bool:
         return bool(provider.api_key_encrypted)
 
 
 class ModelProviderIn(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=64)
-    kind = serializers.ChoiceField(choices=ProviderKind.choices)
+    kind = serializers.CharField(max_length=32, help_text=KIND_HELP)
     preset = serializers.ChoiceField(choices=sorted(PRESETS), required=False, allow_blank=True, default="")
     base_url = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     api_key = serializers.CharField(
@@ -79,7 +90,7 @@ class ModelProviderIn(serializers.Serializer[Any]):
 
 class ModelProviderUpdateIn(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=64, required=False)
-    kind = serializers.ChoiceField(choices=ProviderKind.choices, required=False)
+    kind = serializers.CharField(max_length=32, required=False, help_text=KIND_HELP)
     preset = serializers.ChoiceField(choices=sorted(PRESETS), required=False, allow_blank=True)
     base_url = serializers.CharField(max_length=500, required=False, allow_blank=True)
     api_key = serializers.CharField(
@@ -102,7 +113,7 @@ class CheckIn(serializers.Serializer[Any]):
 
 
 class DraftCheckIn(CheckIn):
-    kind = serializers.ChoiceField(choices=ProviderKind.choices)
+    kind = serializers.CharField(max_length=32, help_text=KIND_HELP)
     preset = serializers.ChoiceField(choices=sorted(PRESETS), required=False, allow_blank=True, default="")
     base_url = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     api_key = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="", write_only=True)
@@ -124,6 +135,16 @@ class PresetOut(serializers.Serializer[Any]):
     key_required = serializers.BooleanField()
     note = serializers.CharField()
     models = ModelInfoSerializer(many=True)
+
+
+class ProviderKindOut(serializers.Serializer[Any]):
+    kind = serializers.CharField()
+    name = serializers.CharField(source="label", help_text="The kind's label (a plugin's, as it gives it).")
+    plugin = serializers.CharField(help_text="The plugin that adds this kind; empty for built-in kinds.")
+    default_base_url = serializers.CharField(help_text="Used when a provider gives no base URL.")
+    key_required = serializers.BooleanField()
+    chat = serializers.BooleanField(help_text="Serves chat models (llm, agent… nodes).")
+    embeddings = serializers.BooleanField(help_text="Serves embedding models (knowledge bases).")
 
 
 def _check_body(check: ConnectionCheck) -> dict[str, Any]:
@@ -214,3 +235,13 @@ class ProviderPresetsApi(APIView):
     @extend_schema(responses={200: PresetOut(many=True)}, summary="OpenAI-compatible provider presets")
     def get(self, request: Request) -> Response:
         return Response(PresetOut(list(PRESETS.values()), many=True).data)
+
+
+class ProviderKindsApi(APIView):
+    @extend_schema(
+        responses={200: ProviderKindOut(many=True)},
+        summary="Kinds of model provider",
+        description="The built-in kinds, then those the plugins installed on this server add.",
+    )
+    def get(self, request: Request) -> Response:
+        return Response(ProviderKindOut(provider_kinds(), many=True).data)

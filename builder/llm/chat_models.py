@@ -6,13 +6,16 @@ that names a provider the workspace does not have fails the node (``not_configur
 than quietly running on another model.
 
 Providers are loaded once, up front (``load`` / ``aload``), because the engine calls ``get`` from
-async code where the ORM may not run; keys are decrypted when a model is first built.
+async code where the ORM may not run; keys are decrypted when a model is first built. A provider
+of a plugin's kind is built by that plugin (``plugin_providers``); when the plugin is gone or not
+enabled in the workspace, the node fails with ``provider_unavailable`` or ``plugin_disabled``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from asgiref.sync import sync_to_async
 from django.utils.translation import gettext_noop
 from langchain_core.language_models import BaseChatModel
 
@@ -21,8 +24,9 @@ from builder.engine.nodes.model_calls import ModelTraits, node_error
 from builder.engine.values import ModelChoice
 from builder.llm.clients import build_chat_model, structured_output_method
 from builder.llm.models import ModelProvider
+from builder.llm.plugin_providers import ProviderUnavailable
 from builder.llm.providers import ModelInfo
-from builder.llm.selectors import model_provider_match, workspace_default_provider
+from builder.llm.selectors import model_provider_match, model_providers_for_run, workspace_default_provider
 from builder.llm.services import provider_settings
 
 
@@ -32,7 +36,8 @@ def model_label(provider: ModelProvider, model: str) -> str:
 
 
 class WorkspaceChatModels:
-    """Implements ``builder.engine.runtime.contract.ChatModels`` over a workspace's providers."""
+    """Implements ``builder.engine.runtime.contract.ChatModels`` over a workspace's providers, loaded
+    by ``selectors.model_providers_for_run`` (so plugin kinds know whether their plugin is enabled)."""
 
     def __init__(self, providers: Sequence[ModelProvider], *, bot_model: ModelChoice | None = None) -> None:
         self.providers = list(providers)
@@ -47,11 +52,11 @@ class WorkspaceChatModels:
 
     @classmethod
     def load(cls, workspace: Workspace, *, bot_model: ModelChoice | None = None) -> WorkspaceChatModels:
-        return cls(list(ModelProvider.objects.filter(workspace=workspace)), bot_model=bot_model)
+        return cls(model_providers_for_run(workspace_id=workspace.pk), bot_model=bot_model)
 
     @classmethod
     async def aload(cls, workspace: Workspace, *, bot_model: ModelChoice | None = None) -> WorkspaceChatModels:
-        providers = [provider async for provider in ModelProvider.objects.filter(workspace=workspace)]
+        providers = await sync_to_async(model_providers_for_run)(workspace_id=workspace.pk)
         return cls(providers, bot_model=bot_model)
 
     def get(self, choice: ModelChoice | None) -> BaseChatModel:
@@ -89,4 +94,7 @@ class WorkspaceChatModels:
             vision=info.vision if info is not None else None,
             tools=info.tools if info is not None else None,
         )
-        return build_chat_model(provider_settings(provider), choice.name, choice=choice, traits=traits)
+        try:
+            return build_chat_model(provider_settings(provider), choice.name, choice=choice, traits=traits)
+        except ProviderUnavailable as error:
+            raise node_error(error.code, error.template, **error.params) from None

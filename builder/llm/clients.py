@@ -1,5 +1,8 @@
 """LangChain chat models for a provider's settings, and the "check connection" call.
 
+Built-in kinds are built here; a plugin's kind by the plugin's own factory (``plugin_providers``),
+with the same sampling parameters and traits.
+
 Retries are the engine's job (the node's error policy and fallback model), so every client is
 built with ``max_retries=0``: an SDK retrying on its own would hide rate limits and stretch
 timeouts the user configured.
@@ -7,6 +10,7 @@ timeouts the user configured.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +22,10 @@ from pydantic import SecretStr
 from builder.engine.nodes.model_calls import ModelTraits, StructuredMethod, provider_message
 from builder.engine.values import ModelChoice
 from builder.llm.http_clients import loop_http_client
+from builder.llm.plugin_providers import plugin_chat_model
 from builder.llm.providers import DEFAULT_BASE_URLS, JSON_SCHEMA_BY_DEFAULT, ModelInfo, ProviderKind
+from builder.sdk.providers import ModelProviderSpec
+from builder.sdk.providers import ProviderSettings as PluginProviderSettings
 
 # What OpenAI-compatible servers without authentication (vLLM, local gateways) are given as key.
 NO_KEY = "not-needed"
@@ -35,6 +42,14 @@ class ProviderSettings:
     base_url: str = ""
     api_key: str = field(default="", repr=False)
     timeout_s: float = 60.0
+    # A plugin's kind: the spec that builds its models (``plugin_providers``); None for built-in kinds.
+    plugin: ModelProviderSpec | None = field(default=None, repr=False)
+
+    def for_plugin(self, model: str) -> PluginProviderSettings:
+        """What the plugin's ``chat_model`` / ``embeddings`` get."""
+        assert self.plugin is not None
+        base_url = self.base_url or self.plugin.default_base_url
+        return PluginProviderSettings(base_url=base_url, api_key=self.api_key, model=model, timeout_s=self.timeout_s)
 
 
 def structured_output_method(kind: str, info: ModelInfo | None) -> StructuredMethod:
@@ -61,6 +76,8 @@ def build_chat_model(
     if max_tokens is not None:
         params["max_tokens"] = max_tokens
     metadata = traits.as_metadata() if traits else None
+    if settings.plugin is not None:
+        return plugin_chat_model(settings.plugin, settings.for_plugin(model), params=params, metadata=metadata)
     base_url = settings.base_url or DEFAULT_BASE_URLS.get(settings.kind, "")
 
     if settings.kind in (ProviderKind.OPENAI, ProviderKind.OPENAI_COMPATIBLE):
@@ -134,12 +151,7 @@ class ConnectionCheck:
 def check_connection(settings: ProviderSettings, model: str = "") -> ConnectionCheck:
     """A real, minimal call: a one-token completion of ``model``, or the model list when no model
     is known yet (which also tells the admin what to add)."""
-    settings = ProviderSettings(
-        kind=settings.kind,
-        base_url=settings.base_url,
-        api_key=settings.api_key,
-        timeout_s=min(settings.timeout_s, CHECK_TIMEOUT_S),
-    )
+    settings = dataclasses.replace(settings, timeout_s=min(settings.timeout_s, CHECK_TIMEOUT_S))
     started = time.monotonic()
     try:
         if model:
@@ -156,6 +168,8 @@ def check_connection(settings: ProviderSettings, model: str = "") -> ConnectionC
 
 def list_models(settings: ProviderSettings) -> list[str]:
     """The model names the provider serves, through the SDK client LangChain itself uses."""
+    if settings.plugin is not None:
+        raise ValueError(f"a provider of the plugin kind {settings.kind!r} cannot list its models")
     if settings.kind in (ProviderKind.OPENAI, ProviderKind.OPENAI_COMPATIBLE):
         from langchain_openai import ChatOpenAI
 

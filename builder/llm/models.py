@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from builder.accounts.models import User, Workspace
 from builder.core.models import BaseModel
-from builder.llm.providers import ModelInfo, ProviderKind
+from builder.llm.providers import ModelInfo
 
 
 class ModelProvider(BaseModel):
@@ -20,7 +20,9 @@ class ModelProvider(BaseModel):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="model_providers")
     name = models.CharField(_("name"), max_length=64)
-    kind = models.CharField(_("kind"), max_length=32, choices=ProviderKind.choices)
+    # A built-in ProviderKind or a kind a plugin adds (plugin_providers.py): checked by the services,
+    # not by choices, so installing a plugin needs no migration.
+    kind = models.CharField(_("kind"), max_length=32)
     # For openai_compatible: which preset filled it in (deepseek, dashscope…); informative only.
     preset = models.CharField(_("preset"), max_length=32, blank=True)
     base_url = models.CharField(_("base URL"), max_length=500, blank=True)
@@ -33,6 +35,11 @@ class ModelProvider(BaseModel):
     is_default = models.BooleanField(_("workspace default"), default=False)
     timeout_s = models.PositiveIntegerField(_("timeout (seconds)"), default=60)
     created_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    # Not a column. For a plugin's kind: whether that plugin is enabled in the workspace, when the row
+    # was loaded for a run (selectors.model_providers_for_run), which builds models on the event loop,
+    # where the database cannot be asked. None: not loaded that way (or a built-in kind).
+    plugin_enabled: bool | None = None
 
     class Meta:
         ordering = ["name"]

@@ -13,6 +13,9 @@ from builder.accounts.permissions import Actor, check_workspace_permission
 from builder.accounts.roles import Action
 from builder.core.exceptions import NotFound
 from builder.llm.models import ModelProvider
+from builder.llm.plugin_providers import plugin_kinds
+from builder.llm.providers import ProviderKind
+from builder.pluginhost.models import PluginInstallation
 
 
 def model_provider_list(*, actor: Actor, workspace: Workspace) -> QuerySet[ModelProvider]:
@@ -28,6 +31,28 @@ def model_provider_get(
     if provider is None:
         raise NotFound(_("Model provider not found."))
     return provider
+
+
+def workspace_enabled_plugins(*, workspace_id: Any) -> frozenset[str]:
+    """The ids of the plugins the workspace has enabled (whose provider kinds it may use)."""
+    installations = PluginInstallation.objects.filter(workspace_id=workspace_id, enabled=True)
+    return frozenset(installations.values_list("plugin_id", flat=True))
+
+
+def model_providers_for_run(*, workspace_id: Any) -> list[ModelProvider]:
+    """The workspace's providers as a run uses them: each of a plugin's kind knows whether that
+    plugin is enabled in the workspace (``plugin_enabled``), since a run builds its models on the
+    event loop, where the database cannot be asked."""
+    providers = list(ModelProvider.objects.filter(workspace_id=workspace_id))
+    if all(provider.kind in ProviderKind.values for provider in providers):
+        return providers
+    enabled = workspace_enabled_plugins(workspace_id=workspace_id)
+    kinds = plugin_kinds()
+    for provider in providers:
+        if provider.kind not in ProviderKind.values:
+            found = kinds.get(provider.kind)
+            provider.plugin_enabled = found is not None and found.plugin in enabled
+    return providers
 
 
 def model_provider_match(providers: Sequence[ModelProvider], ref: str) -> ModelProvider | None:

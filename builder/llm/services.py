@@ -20,7 +20,10 @@ from builder.core.crypto import decrypt_secret, encrypt_secret, mask_secret
 from builder.core.exceptions import ValidationFailed
 from builder.llm.clients import ConnectionCheck, ProviderSettings, check_connection
 from builder.llm.models import ModelProvider
-from builder.llm.providers import JSON_SCHEMA_BY_DEFAULT, KEY_REQUIRED, PRESETS, ModelInfo, ProviderKind
+from builder.llm.plugin_providers import ProviderUnavailable, kind_info, provider_kinds, usable_plugin_kind
+from builder.llm.providers import JSON_SCHEMA_BY_DEFAULT, PRESETS, ModelInfo, ProviderKind
+from builder.llm.selectors import workspace_enabled_plugins
+from builder.sdk.providers import ModelProviderSpec
 
 UPDATABLE_FIELDS = (
     "name",
@@ -41,13 +44,32 @@ _url_validator = URLValidator(schemes=["http", "https"])
 
 
 def provider_settings(provider: ModelProvider) -> ProviderSettings:
-    """How to reach the provider, with its key decrypted (never log the result)."""
+    """How to reach the provider, with its key decrypted (never log the result).
+
+    Raises ``ProviderUnavailable`` for a plugin's kind whose plugin is gone or not enabled in the
+    workspace (asked of the database unless the row was loaded knowing it: ``plugin_enabled``).
+    """
+    plugin = None
+    if provider.kind not in ProviderKind.values:
+
+        def enabled(plugin_id: str) -> bool:
+            if provider.plugin_enabled is not None:
+                return provider.plugin_enabled
+            return plugin_id in workspace_enabled_plugins(workspace_id=provider.workspace_id)
+
+        plugin = usable_plugin_kind(provider.kind, enabled=enabled)
     return ProviderSettings(
         kind=provider.kind,
         base_url=provider.base_url,
         api_key=decrypt_secret(provider.api_key_encrypted),
         timeout_s=float(provider.timeout_s),
+        plugin=plugin,
     )
+
+
+def _unknown_kind() -> str:
+    accepted = ", ".join(info.kind for info in provider_kinds())
+    return _("Unknown provider kind. Choose one of: %(kinds)s.") % {"kinds": accepted}
 
 
 def _clean_models(raw: Any, kind: str, errors: dict[str, list[str]]) -> list[dict[str, Any]]:
@@ -90,9 +112,11 @@ def _clean(fields: dict[str, Any], *, workspace: Workspace, instance: ModelProvi
             clash = clash.exclude(pk=instance.pk)
         if clash.exists():
             errors["name"] = [_("This workspace already has a model provider with this name.")]
-    kind = fields.get("kind")
-    if kind not in ProviderKind.values:
-        errors["kind"] = [_("Unknown provider kind.")]
+    kind = str(fields.get("kind") or "")
+    info = kind_info(kind)
+    # A provider keeps its kind while the plugin that adds it is away (its runs say why they fail).
+    if info is None and (instance is None or kind != instance.kind):
+        errors["kind"] = [_unknown_kind()]
         raise ValidationFailed(fields=errors)
 
     preset_key = str(fields.get("preset") or "")
@@ -111,7 +135,7 @@ def _clean(fields: dict[str, Any], *, workspace: Workspace, instance: ModelProvi
         errors["base_url"] = [_("An OpenAI-compatible provider needs the URL of its API.")]
 
     has_key = bool(fields.get("api_key_encrypted"))
-    key_required = kind in KEY_REQUIRED or (preset is not None and preset.key_required)
+    key_required = (info is not None and info.key_required) or (preset is not None and preset.key_required)
     if key_required and not has_key:
         errors["api_key"] = [_("This provider needs an API key.")]
 
@@ -227,10 +251,25 @@ def model_provider_delete(*, actor: Actor, provider: ModelProvider) -> None:
             successor.save(update_fields=["is_default", "updated_at"])
 
 
+def _model_to_check(kind: str, model: str) -> str:
+    if not model and kind not in ProviderKind.values:
+        raise ValidationFailed(fields={"model": [_("Name a model to check: this provider cannot list its models.")]})
+    return model
+
+
+def _unavailable(error: ProviderUnavailable, model: str) -> ConnectionCheck:
+    return ConnectionCheck(ok=False, message=error.translated(), latency_ms=0.0, model=model)
+
+
 def model_provider_check(*, actor: Actor, provider: ModelProvider, model: str = "") -> ConnectionCheck:
     """Call the saved provider for real (one token of ``model``, its default model, or its model list)."""
     check_workspace_permission(actor=actor, workspace=provider.workspace, action=Action.MODEL_PROVIDERS_MANAGE)
-    return check_connection(provider_settings(provider), model or provider.effective_default_model)
+    model = _model_to_check(provider.kind, model or provider.effective_default_model)
+    try:
+        settings = provider_settings(provider)
+    except ProviderUnavailable as error:
+        return _unavailable(error, model)
+    return check_connection(settings, model)
 
 
 def model_provider_check_draft(
@@ -246,8 +285,9 @@ def model_provider_check_draft(
 ) -> ConnectionCheck:
     """Check settings before saving them (the "add provider" form)."""
     check_workspace_permission(actor=actor, workspace=workspace, action=Action.MODEL_PROVIDERS_MANAGE)
-    if kind not in ProviderKind.values:
-        raise ValidationFailed(fields={"kind": [_("Unknown provider kind.")]})
+    if kind_info(kind) is None:
+        raise ValidationFailed(fields={"kind": [_unknown_kind()]})
+    model = _model_to_check(kind, model.strip())
     preset_info = PRESETS.get(preset)
     base_url = base_url.strip().rstrip("/") or (preset_info.base_url if preset_info else "")
     if base_url:
@@ -257,5 +297,14 @@ def model_provider_check_draft(
             raise ValidationFailed(fields={"base_url": [_("Enter an http or https URL.")]}) from exc
     elif kind == ProviderKind.OPENAI_COMPATIBLE:
         raise ValidationFailed(fields={"base_url": [_("An OpenAI-compatible provider needs the URL of its API.")]})
-    settings = ProviderSettings(kind=kind, base_url=base_url, api_key=api_key.strip(), timeout_s=float(timeout_s))
-    return check_connection(settings, model.strip())
+    plugin: ModelProviderSpec | None = None
+    if kind not in ProviderKind.values:
+        enabled = workspace_enabled_plugins(workspace_id=workspace.pk)
+        try:
+            plugin = usable_plugin_kind(kind, enabled=enabled.__contains__)
+        except ProviderUnavailable as error:
+            return _unavailable(error, model)
+    settings = ProviderSettings(
+        kind=kind, base_url=base_url, api_key=api_key.strip(), timeout_s=float(timeout_s), plugin=plugin
+    )
+    return check_connection(settings, model)

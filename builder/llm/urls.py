@@ -4,6 +4,7 @@ from builder.llm import apis
 
 urlpatterns = [
     path("model-providers/presets", apis.ProviderPresetsApi.as_view(), name="model-provider-presets"),
+    path("model-providers/kinds", apis.ProviderKindsApi.as_view(), name="model-provider-kinds"),
     path(
         "workspaces/<uuid:workspace_id>/model-providers/",
         apis.ModelProviderListApi.as_view(),

@@ -29,7 +29,7 @@ from builder.engine.graph import Settings
 from builder.engine.runtime.contract import NodeError
 from builder.engine.values import coerce_value
 from builder.llm.chat_models import WorkspaceChatModels
-from builder.llm.models import ModelProvider
+from builder.llm.selectors import model_providers_for_run
 from builder.memory.catalog import scope_of
 from builder.memory.core import CandidateFact, MemoryChanges, TurnMessage, extract_facts
 from builder.memory.models import EndUser, Fact, end_user_id_of
@@ -91,7 +91,7 @@ def turn_learn(*, run_id: Any) -> MemoryChanges | None:
         return None
     models = None
     if settings.memory.llm_extraction:
-        providers = list(ModelProvider.objects.filter(workspace_id=run.bot.workspace_id))
+        providers = model_providers_for_run(workspace_id=run.bot.workspace_id)
         models = WorkspaceChatModels(providers, bot_model=settings.model)
     with get_usage_metadata_callback() as used:
         candidates = _run_apart(_extract(run, messages, models))
