@@ -16,6 +16,7 @@ from builder.bots import selectors as bot_selectors
 from builder.conversations import selectors, services
 from builder.conversations.models import Conversation, Message, Run, RunStep
 from builder.core.api_views import validated
+from builder.core.messages import translated_error
 
 
 class ConversationOut(serializers.ModelSerializer[Conversation]):
@@ -30,7 +31,17 @@ class MessageOut(serializers.ModelSerializer[Message]):
         fields = ["id", "role", "content", "run", "created_at"]
 
 
+class ErrorOut(serializers.JSONField):
+    """A run's or a step's stored error (``{"code", "message", "details"}``, English), its message
+    in the request's language."""
+
+    def to_representation(self, value: Any) -> Any:
+        return super().to_representation(translated_error(value))
+
+
 class RunStepOut(serializers.ModelSerializer[RunStep]):
+    error = ErrorOut(read_only=True, allow_null=True)
+
     class Meta:
         model = RunStep
         fields = [
@@ -49,6 +60,7 @@ class RunStepOut(serializers.ModelSerializer[RunStep]):
 
 class RunOut(serializers.ModelSerializer[Run]):
     steps = RunStepOut(many=True, read_only=True)
+    error = ErrorOut(read_only=True, allow_null=True)
 
     class Meta:
         model = Run

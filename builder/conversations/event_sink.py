@@ -99,9 +99,10 @@ class RunEventSink:
             await self.publish(batch)
         self._sender = None
 
-    async def fail(self, code: str, message: str) -> None:
-        """End the run as failed from outside the engine (a crash, a lost worker), after its last event."""
-        error = ErrorInfo(code=code, message=message)
+    async def fail(self, code: str, template: str, /, **params: Any) -> None:
+        """End the run as failed from outside the engine (a crash, a lost worker), after its last event.
+        ``template`` is English, marked with ``gettext_noop``; clients see it in their language."""
+        error = ErrorInfo.from_template(code, template, **params)
         await self.emit(
             RunFailed(run_id=self.run_id, seq=self.last_seq + 1, at=timezone.now().timestamp(), error=error)
         )

@@ -15,6 +15,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from builder.conversations.cancellation import cancel_requested, forget_cancel, local_cancel_event
 from builder.conversations.event_sink import RunEventSink
@@ -27,6 +28,8 @@ from builder.memory.turns import TurnMemory
 
 logger = logging.getLogger(__name__)
 HEARTBEAT_INTERVAL_S = 2.0
+STOPPED_UNEXPECTEDLY = gettext_noop("The run stopped unexpectedly: %(type)s")
+WORKER_LOST = gettext_noop("The worker running this bot stopped; please send again.")
 
 
 def _claim(run_id: str) -> tuple[Run, list[ModelProvider]] | None:
@@ -90,7 +93,7 @@ async def execute_run(run_id: str, *, resume: Any = None) -> None:
         await memory.after_run(outcome)
     except Exception as exc:  # the engine reports node errors as events; this is a bug or an outage
         logger.exception("run %s crashed", run_id)
-        await sink.fail("internal_error", f"The run stopped unexpectedly: {type(exc).__name__}")
+        await sink.fail("internal_error", STOPPED_UNEXPECTEDLY, type=type(exc).__name__)
     finally:
         cancel.set()
         heartbeat.cancel()
@@ -104,5 +107,5 @@ async def reap_stale_runs() -> int:
     cutoff = timezone.now() - timedelta(seconds=settings.RUN_STALE_AFTER_S)
     stale = [run async for run in Run.objects.filter(status=Run.Status.RUNNING, heartbeat_at__lt=cutoff)]
     for run in stale:
-        await RunEventSink(run).fail("worker_lost", "The worker running this bot stopped; please send again.")
+        await RunEventSink(run).fail("worker_lost", WORKER_LOST)
     return len(stale)

@@ -4,6 +4,7 @@
 ``text/event-stream`` (``event: <type>`` / ``data: <json>``), ending with the run's terminal event;
 ``"stream": false`` waits and answers ``{"answer", "run_id", "conversation_id", "status", "usage"}``.
 Authentication: ``Authorization: Bearer al_…`` (API key) or the builder session (+ CSRF token).
+Error messages are in the request's language (``Accept-Language``), like the rest of the API.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from channels.layers import get_channel_layer
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
@@ -30,6 +32,7 @@ from builder.conversations.models import Source
 from builder.core.exception_handler import error_body
 from builder.core.exceptions import ApplicationError, NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
 from builder.realtime.groups import conversation_group
+from builder.realtime.language import translated_event
 
 TERMINAL_TYPES = {"run.finished", "run.failed", "run.paused"}
 KEEPALIVE_S = 15.0
@@ -148,9 +151,11 @@ async def chat(request: HttpRequest, bot_id: Any) -> HttpResponseBase:
         return JsonResponse(
             error_body(error.code, error.message, error.fields, **error.extra), status=error.status_code
         )
+    # The stream is sent after the middleware has returned: it keeps the request's language itself.
+    language = translation.get_language()
     if body.get("stream", True):
         return StreamingHttpResponse(
-            _stream(channel, group, run_id, conversation_id),
+            _stream(channel, group, run_id, conversation_id, language),
             content_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -166,13 +171,20 @@ async def chat(request: HttpRequest, bot_id: Any) -> HttpResponseBase:
             "status": status,
             "answer": final.get("answer", ""),
             "usage": final.get("usage", {}),
-            "error": final.get("error"),
+            "error": translated_event(final).get("error"),
         },
         status=200,
     )
 
 
-async def _stream(channel: str, group: str, run_id: str, conversation_id: str) -> AsyncIterator[bytes]:
+async def _stream(
+    channel: str, group: str, run_id: str, conversation_id: str, language: str | None
+) -> AsyncIterator[bytes]:
     yield _sse({"type": "conversation", "conversation_id": conversation_id, "run_id": run_id})
     async for event in _events(channel, group, run_id):
-        yield b": keepalive\n\n" if event is None else _sse(event)
+        if event is None:
+            yield b": keepalive\n\n"
+            continue
+        with translation.override(language):
+            frame = _sse(translated_event(event))
+        yield frame

@@ -10,14 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext_noop
 
 from builder.accounts.roles import Action
 from builder.bots.models import Bot
 from builder.bots.permissions import check_bot_permission
 from builder.core.exceptions import ApplicationError
-from builder.engine.runtime.contract import NodeContext, NodeError, RuntimeServices
+from builder.engine.runtime.contract import NodeContext, RuntimeServices, node_error, phrase
 from builder.engine.runtime.events import MessageDelta, RunEvent
-from builder.engine.runtime.runner import RunRequest
+from builder.engine.runtime.runner import RunOutcome, RunRequest
 
 if TYPE_CHECKING:
     from builder.conversations.models import Run
@@ -41,20 +42,22 @@ class PublishedBotRunner:
         except (ValueError, DjangoValidationError):
             bot = None
         if bot is None or bot.workspace_id != self.run_.bot.workspace_id:
-            raise NodeError("not_found", f"There is no bot {bot_id} in this workspace.")
+            raise node_error("not_found", gettext_noop("There is no bot %(bot)s in this workspace."), bot=bot_id)
         actor = self.run_.created_by
         if actor is not None:
             try:
                 check_bot_permission(actor=actor, bot=bot, action=Action.BOT_CHAT)
             except ApplicationError as error:
-                raise NodeError("permission_denied", f"This bot may not call {bot.name}.") from error
+                template = gettext_noop("This bot may not call %(bot)s.")
+                raise node_error("permission_denied", template, bot=bot.name) from error
         if bot.live_version is None:
-            raise NodeError("not_published", f"{bot.name} has not been published yet.")
+            raise node_error("not_published", gettext_noop("%(bot)s has not been published yet."), bot=bot.name)
         return dict(bot.live_version.graph)
 
     async def run(self, bot_id: str, inputs: Mapping[str, Any], ctx: NodeContext) -> dict[str, Any]:
         if self.depth >= MAX_DEPTH:
-            raise NodeError("sub_bot_depth", f"Bots may call each other at most {MAX_DEPTH} levels deep.")
+            template = gettext_noop("Bots may call each other at most %(depth)s levels deep.")
+            raise node_error("sub_bot_depth", template, depth=MAX_DEPTH)
         from builder.conversations.wiring import runner_for, runtime_services
 
         runner = runner_for(await sync_to_async(self._load)(bot_id))
@@ -80,6 +83,15 @@ class PublishedBotRunner:
             services=services,
         )
         if outcome.status != "finished":
-            detail = outcome.error.message if outcome.error else outcome.status
-            raise NodeError("sub_bot_failed", f"The called bot did not finish: {detail}")
+            template = gettext_noop("The called bot did not finish: %(reason)s")
+            raise node_error("sub_bot_failed", template, reason=_reason(outcome))
         return {"answer": outcome.answer, "outputs": outcome.outputs}
+
+
+def _reason(outcome: RunOutcome) -> dict[str, Any] | str:
+    """Why a called bot did not finish: its own error (translated along with the sub_bot node's)."""
+    if outcome.error is not None:
+        return outcome.error.as_param()
+    if outcome.status == "paused":
+        return phrase(gettext_noop("it stopped to ask a question"))
+    return outcome.status

@@ -29,7 +29,8 @@ from typing import Any
 
 import httpx
 
-from builder.engine.runtime.contract import HttpResponse, NodeError
+from builder.engine.i18n import gettext_noop
+from builder.engine.runtime.contract import HttpResponse, NodeError, node_error
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # host, port -> the addresses to consider (the default asks the system resolver).
@@ -44,6 +45,9 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 _CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_INVALID_URL = gettext_noop("Invalid URL: %(error)s")
+_NOT_PUBLIC = gettext_noop("Requests to %(host)s are not allowed: it is not a public address.")
+_RESOLVED_NOT_PUBLIC = gettext_noop("Requests to %(host)s (%(address)s) are not allowed: it is not a public address.")
 
 
 def is_public_address(address: IPAddress) -> bool:
@@ -154,12 +158,15 @@ class SsrfSafeHttpClient:
                 target = target.copy_merge_params(dict(params))  # added to the URL's own query
             first = httpx.Request(method.upper(), target, headers=headers, json=json, data=data, content=content)
         except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError, TypeError) as error:
-            raise NodeError("invalid_url", f"Invalid URL or request: {error}") from error
+            raise node_error(
+                "invalid_url", gettext_noop("Invalid URL or request: %(error)s"), error=str(error)
+            ) from error
         try:
             async with asyncio.timeout(timeout_s):
                 return await self._follow(first, timeout_s)
         except TimeoutError as error:
-            raise NodeError("http_timeout", f"No complete response within {timeout_s:g} s.", retryable=True) from error
+            template = gettext_noop("No complete response within %(seconds)s s.")
+            raise node_error("http_timeout", template, retryable=True, seconds=f"{timeout_s:g}") from error
 
     async def download(
         self,
@@ -177,12 +184,13 @@ class SsrfSafeHttpClient:
         try:
             first = httpx.Request("GET", httpx.URL(url), headers=headers)
         except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError, TypeError) as error:
-            raise NodeError("invalid_url", f"Invalid URL: {error}") from error
+            raise node_error("invalid_url", _INVALID_URL, error=str(error)) from error
         try:
             async with asyncio.timeout(timeout_s):
                 return await self._follow(first, timeout_s, sink=(sink, max_bytes))
         except TimeoutError as error:
-            raise NodeError("http_timeout", f"No complete download within {timeout_s:g} s.", retryable=True) from error
+            template = gettext_noop("No complete download within %(seconds)s s.")
+            raise node_error("http_timeout", template, retryable=True, seconds=f"{timeout_s:g}") from error
 
     async def vet_url(self, url: str) -> str:
         """The address a connection for ``url`` must go to, after the checks above: for a library that
@@ -190,16 +198,19 @@ class SsrfSafeHttpClient:
         try:
             parsed = httpx.URL(url)
         except (httpx.InvalidURL, TypeError) as error:
-            raise NodeError("invalid_url", f"Invalid URL: {error}") from error
+            raise node_error("invalid_url", _INVALID_URL, error=str(error)) from error
         return str(await self.vet(parsed))
 
     async def vet(self, url: httpx.URL) -> IPAddress:
         """The address to connect to for ``url``, or ``NodeError`` ssrf_blocked / invalid_url / http_error."""
         if url.scheme not in DEFAULT_PORTS:
-            raise NodeError("ssrf_blocked", f"Only http and https URLs may be requested, not {url.scheme or 'this'}.")
+            if not url.scheme:
+                raise node_error("ssrf_blocked", gettext_noop("Only http and https URLs may be requested."))
+            template = gettext_noop("Only http and https URLs may be requested, not %(scheme)s.")
+            raise node_error("ssrf_blocked", template, scheme=url.scheme)
         host = url.host
         if not host:
-            raise NodeError("invalid_url", "The URL has no host.")
+            raise node_error("invalid_url", gettext_noop("The URL has no host."))
         try:
             literal: IPAddress | None = ipaddress.ip_address(host)
         except ValueError:
@@ -210,19 +221,22 @@ class SsrfSafeHttpClient:
             try:
                 resolved = await self.resolver(host, url.port or DEFAULT_PORTS[url.scheme])
             except (OSError, UnicodeError) as error:
-                raise NodeError("http_error", f"Could not resolve {host}: {error}", retryable=True) from error
+                template = gettext_noop("Could not resolve %(host)s: %(error)s")
+                raise node_error("http_error", template, retryable=True, host=host, error=str(error)) from error
             candidates = [ipaddress.ip_address(address.split("%", 1)[0]) for address in resolved]
             if not candidates:
-                raise NodeError("http_error", f"Could not resolve {host}.", retryable=True)
+                raise node_error("http_error", gettext_noop("Could not resolve %(host)s."), retryable=True, host=host)
         if literal is None and self.allow.allows_host(host):
             return candidates[0]
         for address in candidates:
             if not (self.allow.allows_address(address) or is_public_address(address)):
-                shown = host if literal is not None else f"{host} ({address})"
-                raise NodeError(
+                template = _NOT_PUBLIC if literal is not None else _RESOLVED_NOT_PUBLIC
+                raise node_error(
                     "ssrf_blocked",
-                    f"Requests to {shown} are not allowed: it is not a public address.",
+                    template,
                     details={"host": host, "address": str(address)},
+                    host=host,
+                    address=str(address),
                 )
         return candidates[0]
 
@@ -235,7 +249,7 @@ class SsrfSafeHttpClient:
             if response.status_code not in REDIRECT_STATUSES or not location:
                 return response
             request, body = self._redirected(request, body, response.status_code, location)
-        raise NodeError("http_error", f"More than {self.max_redirects} redirects.")
+        raise node_error("http_error", gettext_noop("More than %(count)s redirects."), count=self.max_redirects)
 
     def _redirected(
         self, request: httpx.Request, body: bytes, status: int, location: str
@@ -243,7 +257,8 @@ class SsrfSafeHttpClient:
         try:
             target = request.url.join(location)
         except (httpx.InvalidURL, ValueError) as error:
-            raise NodeError("http_error", f"The server redirected to an invalid URL: {location}") from error
+            template = gettext_noop("The server redirected to an invalid URL: %(location)s")
+            raise node_error("http_error", template, location=location) from error
         method = request.method
         headers = httpx.Headers(request.headers)
         if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
@@ -288,10 +303,12 @@ class SsrfSafeHttpClient:
                 finally:
                     await response.aclose()
         except httpx.TimeoutException as error:
-            raise NodeError("http_timeout", f"{url.host} did not answer in time.", retryable=True) from error
+            template = gettext_noop("%(host)s did not answer in time.")
+            raise node_error("http_timeout", template, retryable=True, host=url.host) from error
         except httpx.HTTPError as error:
-            message = f"Request to {url.host} failed: {error or type(error).__name__}"
-            raise NodeError("http_error", message, retryable=True) from error
+            template = gettext_noop("Request to %(host)s failed: %(error)s")
+            reason = str(error) or type(error).__name__
+            raise node_error("http_error", template, retryable=True, host=url.host, error=reason) from error
         return HttpResponse(
             status_code=response.status_code,
             headers=dict(response.headers.items()),
@@ -326,7 +343,9 @@ class SsrfSafeHttpClient:
 
     def _too_large(self, limit: int | None = None) -> NodeError:
         limit = self.max_response_bytes if limit is None else limit
-        return NodeError("response_too_large", f"The response is larger than {limit} bytes.")
+        return node_error(
+            "response_too_large", gettext_noop("The response is larger than %(limit)s bytes."), limit=limit
+        )
 
 
 def _decoded(content: bytes, response: httpx.Response) -> str:

@@ -39,12 +39,13 @@ def _node_model(spec: NodeSpec[Any]) -> type[BaseModel]:
 
 def graph_json_schema() -> dict[str, Any]:
     """The whole document; ``nodes.items`` is a ``oneOf`` over every registered node type."""
-    return copy.deepcopy(_graph_json_schema())
+    # Keyed by the registered types: plugins add theirs as they load, after the first call maybe.
+    return copy.deepcopy(_graph_json_schema(tuple(registry.all_specs())))
 
 
 @cache
-def _graph_json_schema() -> dict[str, Any]:
-    node_models = tuple(_node_model(spec) for spec in registry.all_specs())
+def _graph_json_schema(specs: tuple[NodeSpec[Any], ...]) -> dict[str, Any]:
+    node_models = tuple(_node_model(spec) for spec in specs)
     any_node: Any = Annotated[Union[node_models], Field(discriminator="type")]  # noqa: UP007
     document = create_model(
         "BotGraphDocument",

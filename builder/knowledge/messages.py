@@ -4,12 +4,12 @@ and is translated when it is shown."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from typing import Any
 
 from django.utils.translation import gettext, gettext_noop
 
+from builder.core.messages import translated_message
 from builder.knowledge.loading import MESSAGES, DocumentError, ErrorCode
 
 # The ingestion's own failures (the loaders' are ``builder.knowledge.loading.errors.MESSAGES``).
@@ -42,13 +42,8 @@ def document_failure(error: Mapping[str, Any] | None) -> dict[str, str] | None:
     (the stored English text for a code without a template, or a row stored without parameters)."""
     if not error:
         return None
-    code, message, params = str(error.get("code") or ""), str(error.get("message") or ""), error.get("params")
-    template = _template(code)
-    if template is not None and isinstance(params, Mapping):
-        # Parameters of an older template: keep the English.
-        with contextlib.suppress(KeyError, TypeError, ValueError):
-            message = gettext(template) % params
-    return {"code": code, "message": message}
+    code, message = str(error.get("code") or ""), str(error.get("message") or "")
+    return {"code": code, "message": translated_message(message, _template(code), error.get("params"))}
 
 
 def _template(code: str) -> str | None:

@@ -20,7 +20,8 @@ from django.utils.translation import gettext_noop
 from langchain_core.language_models import BaseChatModel
 
 from builder.accounts.models import Workspace
-from builder.engine.nodes.model_calls import ModelTraits, node_error
+from builder.engine.nodes.model_calls import ModelTraits
+from builder.engine.runtime.contract import node_error
 from builder.engine.values import ModelChoice
 from builder.llm.clients import build_chat_model, structured_output_method
 from builder.llm.models import ModelProvider

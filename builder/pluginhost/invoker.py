@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from django.utils.translation import gettext_noop
 
 from builder.core.crypto import SecretUnreadable
-from builder.engine.runtime.contract import HttpClient, NodeContext, NodeError
+from builder.engine.runtime.contract import HttpClient, NodeContext, NodeError, node_error
 from builder.pluginhost.configuration import decrypted_config
 from builder.pluginhost.contexts import plugin_context
 from builder.pluginhost.manager import LoadedPlugin, PluginHost, get_host
@@ -45,13 +45,9 @@ class JobRunner(Protocol):
 
 
 def _error(code: str, template: str, *, retryable: bool = False, **params: Any) -> NodeError:
-    """A NodeError in the engine's convention: English message, template and params to translate."""
-    return NodeError(
-        code,
-        template % params,
-        retryable=retryable,
-        details={"template": template, "params": params, **{k: params[k] for k in ("plugin", "tool") if k in params}},
-    )
+    """The engine's translatable NodeError, naming the plugin and tool in its details too."""
+    named: dict[str, Any] = {key: params[key] for key in ("plugin", "tool") if key in params}
+    return node_error(code, template, retryable=retryable, details=named, **params)
 
 
 class PluginToolInvoker:

@@ -15,6 +15,10 @@ indexed. Server → client only: ``document.progress`` events (``builder.knowled
 Both authenticate like the HTTP API (the session, or ``Authorization: Bearer <API key>``) and ask
 a selector whether the actor may see what it names; a refusal is one ``error`` message, then the
 socket closes with 4401 (not authenticated) or 4403 (no access).
+
+Both speak the language the HTTP API would answer the client in (the ``django_language`` cookie,
+then ``Accept-Language``), or the one ``?lang=`` names (``builder.realtime.language``): their own
+messages, and the error messages of run events, which are stored in English.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from builder.accounts.models import ApiKey, User
@@ -38,6 +43,7 @@ from builder.knowledge import selectors as knowledge_selectors
 from builder.knowledge.events import knowledge_group
 from builder.realtime.event_log import live_event_log
 from builder.realtime.groups import conversation_group
+from builder.realtime.language import socket_language, translated_event
 
 _NOT_JSON = object()
 CLOSE_UNAUTHENTICATED = 4401
@@ -56,6 +62,16 @@ class ActorConsumer(AsyncJsonWebsocketConsumer):
     """Authenticates the socket like the HTTP API and refuses it with a typed error."""
 
     actor: User | ApiKey
+    language: str
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.language = socket_language(scope)
+        await super().__call__(scope, receive, send)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Everything a handler says (refusals, service errors) is in the socket's language.
+        with translation.override(self.language):
+            await super().dispatch(message)
 
     async def admit(self, check: Callable[..., object], **kwargs: Any) -> bool:
         """Accept the socket; keep it if an actor authenticated and ``check(actor=…, **kwargs)``
@@ -120,7 +136,7 @@ class ConversationConsumer(ActorConsumer):
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if content is _NOT_JSON:
-            await self._error("invalid_json", "Send JSON text frames.", {})
+            await self._error("invalid_json", _("Send JSON text frames."), {})
             return
         kind = content.get("type") if isinstance(content, dict) else None
         handler = {
@@ -130,7 +146,8 @@ class ConversationConsumer(ActorConsumer):
             "resume": self._resume,
         }.get(kind or "")
         if handler is None:
-            await self._error("invalid", "Unknown message type.", {"type": ["Unknown message type."]})
+            unknown = _("Unknown message type.")
+            await self._error("invalid", unknown, {"type": [unknown]})
             return
         try:
             await handler(content)
@@ -166,7 +183,8 @@ class ConversationConsumer(ActorConsumer):
     async def _resume(self, content: dict[str, Any]) -> None:
         after = content.get("after_seq", 0)
         if not isinstance(after, int) or after < 0:
-            await self._error("invalid", "after_seq must be a non-negative integer.", {"after_seq": ["Invalid."]})
+            message = _("after_seq must be a non-negative integer.")
+            await self._error("invalid", message, {"after_seq": [message]})
             return
         run = await database_sync_to_async(self._run)(content)
         run_id = str(run.pk)
@@ -184,7 +202,8 @@ class ConversationConsumer(ActorConsumer):
         # Channels closes stale database connections (a thread round trip) before every handler;
         # run events arrive once per token batch and never touch the database.
         if message.get("type") == "run.events":
-            await self.run_events(message)
+            with translation.override(self.language):
+                await self.run_events(message)
         else:
             await super().dispatch(message)
 
@@ -198,7 +217,7 @@ class ConversationConsumer(ActorConsumer):
         if event["seq"] in sent:
             return
         sent.add(event["seq"])
-        await self.send_json(event)
+        await self.send_json(translated_event(event))
 
 
 class KnowledgeConsumer(ActorConsumer):

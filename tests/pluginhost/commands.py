@@ -71,3 +71,13 @@ def layered_virtualenv(folder: Path) -> Path:
     pip.write_text('#!/bin/sh\nexec "$(dirname "$0")/python" -m pip "$@"\n', encoding="utf-8")
     pip.chmod(0o755)
     return folder / "bin"
+
+
+def entry_point_site(folder: Path, *, distribution: str, plugin_id: str, module: str) -> Path:
+    """A folder whose ``.dist-info`` declares ``plugin_id = module`` in the ``agentloom.plugins``
+    group, as pip would write it: on ``sys.path`` or ``PYTHONPATH``, the host finds the plugin."""
+    dist = folder / f"{distribution.replace('-', '_')}-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[agentloom.plugins]\n{plugin_id} = {module}\n")
+    return folder

@@ -34,6 +34,7 @@ from builder.pluginhost.models import PluginJob
 from builder.pluginhost.services import plugin_configure, plugin_enable
 from tests.factories import make_workspace, owner_of
 from tests.pluginhost import job_plugin
+from tests.pluginhost.commands import entry_point_site
 from tests.pluginhost.fake_render_api import API_KEY, FakeRenderApi, serve_render_api
 from tests.support.processes import log_tail, stop_process
 
@@ -49,15 +50,6 @@ class JobsWorker:
     log_path: Path
 
 
-def _entry_point_site(folder: Path) -> Path:
-    """A folder whose ``.dist-info`` declares the job plugin's entry point (as pip would write it)."""
-    dist = folder / "agentloom_test_jobs-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: agentloom-test-jobs\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(f"[agentloom.plugins]\n{PLUGIN} = tests.pluginhost.job_plugin\n")
-    return folder
-
-
 @pytest.fixture(scope="session")
 def jobs_worker(subprocess_database_url: str | None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobsWorker]:
     if subprocess_database_url is None:
@@ -65,7 +57,9 @@ def jobs_worker(subprocess_database_url: str | None, tmp_path_factory: pytest.Te
     from builder.config.celery import app as celery_app
 
     folder = tmp_path_factory.mktemp("jobs-worker")
-    site = _entry_point_site(folder / "site")
+    site = entry_point_site(
+        folder / "site", distribution="agentloom-test-jobs", plugin_id=PLUGIN, module="tests.pluginhost.job_plugin"
+    )
     worker = JobsWorker(
         hostname=f"pytest-jobs-{uuid.uuid4().hex[:8]}@agentloom-tests",
         queue=f"plugin-jobs-{uuid.uuid4().hex[:8]}",

@@ -27,20 +27,17 @@ from builder.conversations.services import conversation_create, message_send
 from builder.engine.nodes import registry
 from builder.pluginhost.manager import set_host
 from tests.factories import make_bot, make_workspace, owner_of
-from tests.pluginhost.commands import BASE_DIR, developer_env, manage
+from tests.pluginhost.commands import BASE_DIR, developer_env, entry_point_site, manage
 from tests.pluginhost.node_plugin import STARTED_FILE
 from tests.support.processes import AsgiServerFactory, log_tail, stop_process
 
 WORKER_START_TIMEOUT_S = 60.0
 
 
-def entry_point_site(folder: Path) -> Path:
-    """A folder whose ``.dist-info`` declares the node plugin's entry point (as pip would write it)."""
-    dist = folder / "agentloom_test_nodes-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: agentloom-test-nodes\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[agentloom.plugins]\ntest_nodes = tests.pluginhost.node_plugin\n")
-    return folder
+def node_plugin_site(folder: Path) -> Path:
+    return entry_point_site(
+        folder, distribution="agentloom-test-nodes", plugin_id="test_nodes", module="tests.pluginhost.node_plugin"
+    )
 
 
 def shout_graph() -> dict[str, Any]:
@@ -78,7 +75,7 @@ def shout_is_registered() -> bool:
 def restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
     """The node plugin installed; ``restart()`` puts this process back where a fresh one starts: no
     plugin host loaded yet, and only the built-in node types in the engine's registry."""
-    monkeypatch.syspath_prepend(str(entry_point_site(tmp_path / "site")))
+    monkeypatch.syspath_prepend(str(node_plugin_site(tmp_path / "site")))
     built_in = {name: dict(versions) for name, versions in registry._SPECS.items()}
     assert "shout" not in built_in
     previous = set_host(None)
@@ -142,7 +139,7 @@ def test_publishing_loads_the_plugins_first_and_the_bot_runs_the_node(
 
 def subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """What a deployment with the node plugin installed runs with (plus the startup record's path)."""
-    site = entry_point_site(tmp_path / "site")
+    site = node_plugin_site(tmp_path / "site")
     paths = [str(site), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     return {"PYTHONPATH": os.pathsep.join(paths), STARTED_FILE: str(tmp_path / "started.txt"), **extra}
 

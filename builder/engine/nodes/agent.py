@@ -31,9 +31,9 @@ from builder.engine.nodes.long_term_memory import (
     remembered,
     with_memories,
 )
-from builder.engine.nodes.model_calls import ModelCaller, as_text, node_error, sys_value, system_prompt
+from builder.engine.nodes.model_calls import ModelCaller, as_text, sys_value, system_prompt
 from builder.engine.nodes.registry import register
-from builder.engine.runtime.contract import NodeContext, NodeError, NodeResult
+from builder.engine.runtime.contract import NodeContext, NodeError, NodeResult, node_error
 from builder.engine.values import ResourceId, StrictModel, Template
 
 # What a tool result may add to the conversation; longer results are cut (the model's context is finite).
@@ -267,7 +267,12 @@ def _user_variable_tool(ctx: NodeContext, names: list[str], taken: set[str]) -> 
     async def set_variable(args: dict[str, Any]) -> Any:
         name = as_text(args.get("name"))
         if name not in names:
-            raise NodeError("unknown_variable", f"There is no user variable {name!r}; use one of {', '.join(names)}.")
+            raise node_error(
+                "unknown_variable",
+                gettext_noop("There is no user variable %(name)s; use one of %(names)s."),
+                name=repr(name),
+                names=", ".join(names),
+            )
         # Checked against the declared variable and converted to its type (or a NodeError the model sees).
         ctx.set_variable("user", name, args.get("value"))
         return {"saved": name}

@@ -13,7 +13,7 @@ from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 from pydantic import Field, JsonValue, ValidationInfo, field_validator
 
 from builder.engine.i18n import gettext_noop
-from builder.engine.runtime.contract import NodeContext, NodeError, NodeResult
+from builder.engine.runtime.contract import NodeContext, NodeResult, node_error
 from builder.engine.values import VERBATIM, ModelChoice, StrictModel, field_error, value_matches_type
 
 # Types a node output, input or parameter can declare. Outputs may also be "any".
@@ -121,7 +121,7 @@ class NodeSpec(Generic[ConfigT]):
 
     async def run(self, config: ConfigT, ctx: NodeContext) -> NodeResult:
         """Execute the node (see runtime/contract.py). Container nodes are run by the compiler."""
-        raise NodeError("not_implemented", f"The {self.name} node cannot run yet.")
+        raise node_error("not_implemented", gettext_noop("The %(type)s node cannot run yet."), type=self.name)
 
     def unfilled(self, config: ConfigT) -> list[ConfigIssue]:
         """Values still to fill in before the graph can run (e.g. a credential blanked by an export).

@@ -9,7 +9,7 @@ from pydantic import Field
 from builder.engine.i18n import gettext_noop
 from builder.engine.nodes.base import ConfigIssue, DataType, NodeConfig, NodeSpec, duplicate_issues
 from builder.engine.nodes.registry import register
-from builder.engine.runtime.contract import NodeContext, NodeError, NodeResult
+from builder.engine.runtime.contract import NodeContext, NodeResult, node_error
 from builder.engine.values import VERBATIM, Identifier, RequiredText, StrictModel, Value, value_matches_type
 
 # Without a timeout in the node's error policy (the sandbox caps it at its own maximum).
@@ -47,7 +47,7 @@ class CodeNode(NodeSpec[CodeConfig]):
     async def run(self, config: CodeConfig, ctx: NodeContext) -> NodeResult:
         sandbox = ctx.services.code
         if sandbox is None:
-            raise NodeError("not_configured", "Code cannot run here: no code sandbox is configured.")
+            raise node_error("not_configured", gettext_noop("Code cannot run here: no code sandbox is configured."))
         inputs = {name: ctx.resolve(value) for name, value in config.inputs.items()}
         returned = await sandbox.run(config.code, inputs, timeout_s=config.error.timeout_s or DEFAULT_TIMEOUT_S)
         return NodeResult(outputs=declared_outputs(config.outputs, returned), inputs=inputs)
@@ -63,12 +63,20 @@ def declared_outputs(declared: list[CodeOutput], returned: dict[str, Any]) -> di
     outputs = {}
     for output in declared:
         if output.name not in returned:
-            raise NodeError("code_bad_result", f"main() did not return the output {output.name}.")
+            template = gettext_noop("main() did not return the output %(output)s.")
+            raise node_error("code_bad_result", template, details={"output": output.name}, output=output.name)
         value = _conformed(returned[output.name], output.type)
         if value is _MISMATCH:
             got = type(returned[output.name]).__name__
-            message = f"The output {output.name} must be of type {output.type}, not {got}."
-            raise NodeError("code_bad_result", message, details={"output": output.name})
+            template = gettext_noop("The output %(output)s must be of type %(type)s, not %(got)s.")
+            raise node_error(
+                "code_bad_result",
+                template,
+                details={"output": output.name},
+                output=output.name,
+                type=output.type,
+                got=got,
+            )
         outputs[output.name] = value
     return outputs
 

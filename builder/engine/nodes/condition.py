@@ -16,7 +16,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from builder.engine.i18n import gettext_noop
 from builder.engine.nodes.base import ConfigIssue, NodeConfig, NodeSpec, duplicate_issues, reserved_issues
 from builder.engine.nodes.registry import register
-from builder.engine.runtime.contract import NodeContext, NodeError, NodeResult
+from builder.engine.runtime.contract import NodeContext, NodeResult, node_error, phrase
 from builder.engine.values import HandleId, RefOnly, StrictModel, Value, field_error
 
 ELSE_HANDLE = "else"
@@ -159,7 +159,8 @@ def _contains(left: Any, right: Any) -> bool:
         return any(_equals(item, right) for item in left)
     if isinstance(left, Mapping):
         return _text(right) in left
-    raise NodeError("invalid_condition", f"contains needs text, a list or an object, not {_kind(left)}.")
+    template = gettext_noop("contains needs text, a list or an object, not %(kind)s.")
+    raise node_error("invalid_condition", template, kind=_kind(left))
 
 
 def _in(left: Any, right: Any) -> bool:
@@ -171,7 +172,8 @@ def _in(left: Any, right: Any) -> bool:
         return any(_equals(left, item) for item in right)
     if isinstance(right, Mapping):
         return _text(left) in right
-    raise NodeError("invalid_condition", f"in needs text, a list or an object on the right, not {_kind(right)}.")
+    template = gettext_noop("in needs text, a list or an object on the right, not %(kind)s.")
+    raise node_error("invalid_condition", template, kind=_kind(right))
 
 
 def _starts_with(left: Any, right: Any) -> bool:
@@ -195,7 +197,8 @@ def _compare(check: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
             return check(a, b)
         if isinstance(left, str) and isinstance(right, str):
             return check(left, right)
-        raise NodeError("invalid_condition", f"Cannot compare {_kind(left)} with {_kind(right)}.")
+        template = gettext_noop("Cannot compare %(left)s with %(right)s.")
+        raise node_error("invalid_condition", template, left=_kind(left), right=_kind(right))
 
     return compare
 
@@ -233,10 +236,11 @@ def _length(check: Callable[[int, float], bool]) -> Callable[[Any, Any], bool]:
         elif isinstance(left, str | list | tuple | Mapping):
             size = len(left)
         else:
-            raise NodeError("invalid_condition", f"{_kind(left)} has no length.")
+            raise node_error("invalid_condition", gettext_noop("%(kind)s has no length."), kind=_kind(left))
         expected = _number(right)
         if expected is None:
-            raise NodeError("invalid_condition", f"A length is compared with a number, not {_kind(right)}.")
+            template = gettext_noop("A length is compared with a number, not %(kind)s.")
+            raise node_error("invalid_condition", template, kind=_kind(right))
         return check(size, expected)
 
     return compare
@@ -250,19 +254,20 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _kind(value: Any) -> str:
+def _kind(value: Any) -> dict[str, Any] | str:
+    """What ``value`` is, for an error message (translatable, but for a Python type's name)."""
     if value is None:
-        return "nothing"
+        return phrase(gettext_noop("nothing"))
     if isinstance(value, bool):
-        return "a boolean"
+        return phrase(gettext_noop("a boolean"))
     if isinstance(value, int | float):
-        return "a number"
+        return phrase(gettext_noop("a number"))
     if isinstance(value, str):
-        return "text"
+        return phrase(gettext_noop("a text value"))
     if isinstance(value, list | tuple):
-        return "a list"
+        return phrase(gettext_noop("a list"))
     if isinstance(value, Mapping):
-        return "an object"
+        return phrase(gettext_noop("an object"))
     return type(value).__name__
 
 

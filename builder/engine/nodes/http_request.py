@@ -12,7 +12,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from builder.engine.i18n import gettext_noop
 from builder.engine.nodes.base import ConfigIssue, NodeConfig, NodeSpec
 from builder.engine.nodes.registry import register
-from builder.engine.runtime.contract import HttpResponse, NodeContext, NodeError, NodeResult
+from builder.engine.runtime.contract import HttpResponse, NodeContext, NodeResult, node_error
 from builder.engine.values import RequiredTemplate, StrictModel, Template, Value, field_error
 
 # Which auth fields each auth type needs.
@@ -83,7 +83,8 @@ class HttpRequestNode(NodeSpec[HttpRequestConfig]):
     async def run(self, config: HttpRequestConfig, ctx: NodeContext) -> NodeResult:
         http = ctx.services.http
         if http is None:
-            raise NodeError("not_configured", "HTTP requests cannot be made here: no HTTP client is configured.")
+            template = gettext_noop("HTTP requests cannot be made here: no HTTP client is configured.")
+            raise node_error("not_configured", template)
         request = _build_request(config, ctx)
         response = await http.request(
             config.method,
@@ -97,11 +98,12 @@ class HttpRequestNode(NodeSpec[HttpRequestConfig]):
         )
         if response.status_code == 429 or response.status_code >= 500:
             # Worth another attempt; a 4xx is an answer the graph may branch on.
-            raise NodeError(
+            raise node_error(
                 "http_status",
-                f"The server answered {response.status_code}.",
+                gettext_noop("The server answered %(status)s."),
                 retryable=True,
                 details={"status_code": response.status_code, "body": response.body[:2000]},
+                status=response.status_code,
             )
         outputs = {
             "status_code": response.status_code,

@@ -11,7 +11,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from builder.engine.i18n import gettext_noop
 from builder.engine.nodes.base import NodeConfig, NodeSpec
 from builder.engine.nodes.registry import register
-from builder.engine.runtime.contract import NodeContext, NodeError, NodeResult
+from builder.engine.runtime.contract import NodeContext, NodeResult, node_error
 from builder.engine.values import VERBATIM, Value, field_error
 
 
@@ -44,7 +44,8 @@ class JsonNode(NodeSpec[JsonConfig]):
             try:
                 return NodeResult(outputs={"result": json.dumps(value, ensure_ascii=False)})
             except (TypeError, ValueError) as error:
-                raise NodeError("invalid_input", f"This value cannot be written as JSON: {error}") from error
+                template = gettext_noop("This value cannot be written as JSON: %(error)s")
+                raise node_error("invalid_input", template, error=str(error)) from error
         if isinstance(value, str):
             value = _parse(value)  # a value that is already parsed (an HTTP node's json) is used as is
         if config.operation == "parse":
@@ -56,7 +57,9 @@ def _parse(text: str) -> Any:
     try:
         return json.loads(text)
     except ValueError as error:
-        raise NodeError("invalid_json", f"The text is not valid JSON: {error}") from error
+        raise node_error(
+            "invalid_json", gettext_noop("The text is not valid JSON: %(error)s"), error=str(error)
+        ) from error
 
 
 _STEP = re.compile(
@@ -79,7 +82,8 @@ def select(value: Any, path: str) -> Any:
     while position < len(text):
         match = _STEP.match(text, position)
         if match is None:
-            raise NodeError("invalid_path", f"Cannot read the path {path!r} at {text[position:]!r}.")
+            template = gettext_noop("Cannot read the path %(path)s at %(rest)s.")
+            raise node_error("invalid_path", template, path=repr(path), rest=repr(text[position:]))
         name, index, single, double = match.groups()
         if index is not None:
             steps.append(("index", int(index)))

@@ -9,7 +9,7 @@ from pydantic import Field
 from builder.engine.i18n import gettext_noop
 from builder.engine.nodes.base import NodeConfig, NodeSpec
 from builder.engine.nodes.registry import register
-from builder.engine.runtime.contract import NodeContext, NodeError, NodeResult
+from builder.engine.runtime.contract import NodeContext, NodeResult, node_error
 from builder.engine.values import ResourceId, Value
 
 
@@ -32,7 +32,7 @@ class KnowledgeRetrievalNode(NodeSpec[KnowledgeRetrievalConfig]):
 
     async def run(self, config: KnowledgeRetrievalConfig, ctx: NodeContext) -> NodeResult:
         if ctx.services.knowledge is None:
-            raise NodeError("not_configured", "Knowledge bases are not available in this run.")
+            raise node_error("not_configured", gettext_noop("Knowledge bases are not available in this run."))
         query = ctx.resolve(config.query)
         query = "" if query is None else query if isinstance(query, str) else str(query)
         chunks = await ctx.services.knowledge.retrieve(

@@ -34,7 +34,7 @@ from langchain_core.exceptions import (
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from builder.engine.i18n import gettext_noop
-from builder.engine.runtime.contract import ConversationHistory, NodeContext, NodeError, Usage
+from builder.engine.runtime.contract import ConversationHistory, NodeContext, NodeError, Usage, node_error, phrase
 from builder.engine.values import Ref
 
 if TYPE_CHECKING:
@@ -92,25 +92,6 @@ class ModelTraits:
             vision=data.get("vision"),
             tools=data.get("tools"),
         )
-
-
-def node_error(
-    code: str,
-    template: str,
-    *,
-    retryable: bool = False,
-    details: Mapping[str, Any] | None = None,
-    **params: Any,
-) -> NodeError:
-    """A NodeError whose English message comes from a ``gettext_noop`` template; the host can
-    translate it from ``details["template"]`` and ``details["params"]``."""
-    message = template % params if params else template
-    return NodeError(
-        code,
-        message,
-        retryable=retryable,
-        details={**(details or {}), "template": template, "params": params},
-    )
 
 
 # --- mapping provider failures ----------------------------------------------------------------------
@@ -263,7 +244,12 @@ class ModelCaller:
 
         message, parsed = await self._with_fallback(build)
         if not isinstance(parsed, dict):
-            raise node_error("invalid_output", BAD_FORMAT, model=self.traits.label, detail="expected a JSON object")
+            raise node_error(
+                "invalid_output",
+                BAD_FORMAT,
+                model=self.traits.label,
+                detail=phrase(gettext_noop("expected a JSON object")),
+            )
         return parsed, message
 
     async def _with_fallback(self, build: Callable[[BaseChatModel, ModelTraits], _Call]) -> tuple[AIMessage, Any]:
@@ -514,5 +500,7 @@ async def _fold_into_summary(
     ]
     summary = (await caller.chat(prompt)).text.strip()
     if not summary:
-        raise node_error("invalid_output", BAD_FORMAT, model=caller.traits.label, detail="the summary is empty")
+        raise node_error(
+            "invalid_output", BAD_FORMAT, model=caller.traits.label, detail=phrase(gettext_noop("the summary is empty"))
+        )
     return summary, caller.usage

@@ -7,7 +7,7 @@ from pydantic import Field
 from builder.engine.i18n import gettext_noop
 from builder.engine.nodes.base import ConfigIssue, DataType, NodeConfig, NodeSpec, duplicate_issues
 from builder.engine.nodes.registry import register
-from builder.engine.runtime.contract import EntryContext, NodeContext, NodeError, NodeResult
+from builder.engine.runtime.contract import EntryContext, NodeContext, NodeResult, node_error
 from builder.engine.values import Identifier, StrictModel, coerce_value
 
 
@@ -40,19 +40,23 @@ class StartNode(NodeSpec[StartConfig]):
 
     async def run(self, config: StartConfig, ctx: NodeContext) -> NodeResult:
         if not isinstance(ctx, EntryContext):
-            raise NodeError("not_configured", "The start node needs the run's inputs.")
+            raise node_error("not_configured", gettext_noop("The start node needs the run's inputs."))
         given = ctx.run_inputs
         missing = [item.name for item in config.inputs if item.required and given.get(item.name) in (None, "")]
         if missing:
-            raise NodeError(
-                "missing_input", f"Missing required input(s): {', '.join(missing)}.", details={"inputs": missing}
-            )
+            template = gettext_noop("Missing required input(s): %(inputs)s.")
+            raise node_error("missing_input", template, details={"inputs": missing}, inputs=", ".join(missing))
         outputs = {}
         for item in config.inputs:
             try:
                 outputs[item.name] = coerce_value(given.get(item.name), item.type)
             except ValueError as error:
-                raise NodeError(
-                    "invalid_input", f"Input {item.name}: {error} ({item.type}).", details={"input": item.name}
+                raise node_error(
+                    "invalid_input",
+                    gettext_noop("The input %(input)s is not valid: %(error)s (%(type)s)."),
+                    details={"input": item.name},
+                    input=item.name,
+                    error=str(error),
+                    type=item.type,
                 ) from error
         return NodeResult(outputs=outputs, inputs=dict(given))

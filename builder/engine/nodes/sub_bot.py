@@ -7,7 +7,7 @@ from pydantic import Field
 from builder.engine.i18n import gettext_noop
 from builder.engine.nodes.base import NodeConfig, NodeSpec
 from builder.engine.nodes.registry import register
-from builder.engine.runtime.contract import NodeContext, NodeError, NodeResult
+from builder.engine.runtime.contract import NodeContext, NodeResult, node_error
 from builder.engine.values import Identifier, ResourceId, Value
 
 
@@ -28,7 +28,7 @@ class SubBotNode(NodeSpec[SubBotConfig]):
 
     async def run(self, config: SubBotConfig, ctx: NodeContext) -> NodeResult:
         if ctx.services.sub_bots is None:
-            raise NodeError("not_configured", "Calling other bots is not available in this run.")
+            raise node_error("not_configured", gettext_noop("Calling other bots is not available in this run."))
         inputs = ctx.resolve(config.inputs)
         result = await ctx.services.sub_bots.run(config.bot_id, inputs, ctx)
         outputs = {"answer": str(result.get("answer") or ""), "outputs": dict(result.get("outputs") or {})}

@@ -9,7 +9,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from builder.engine.i18n import gettext_noop
 from builder.engine.nodes.base import NodeConfig, NodeSpec
 from builder.engine.nodes.registry import register
-from builder.engine.runtime.contract import NodeContext, NodeError, NodeResult
+from builder.engine.runtime.contract import NodeContext, NodeResult, node_error
 from builder.engine.values import Value, field_error
 
 
@@ -43,11 +43,11 @@ class TextNode(NodeSpec[TextConfig]):
         value = ctx.resolve(config.input)
         if config.operation == "join":
             if not isinstance(value, list):
-                raise NodeError("invalid_input", "join needs a list.")
+                raise node_error("invalid_input", gettext_noop("join needs a list."))
             return NodeResult(outputs={"result": config.separator.join(_text(item) for item in value)})
         if not isinstance(value, str):
             if value is None or isinstance(value, dict | list):
-                raise NodeError("invalid_input", f"{config.operation} needs text.")
+                raise node_error("invalid_input", gettext_noop("%(operation)s needs text."), operation=config.operation)
             value = _text(value)
         if config.operation == "replace":
             return NodeResult(outputs={"result": value.replace(config.old, config.new)})

@@ -7,7 +7,7 @@ from pydantic import Field
 from builder.engine.i18n import gettext_noop
 from builder.engine.nodes.base import NodeConfig, NodeSpec
 from builder.engine.nodes.registry import register
-from builder.engine.runtime.contract import NodeContext, NodeError, NodeResult
+from builder.engine.runtime.contract import NodeContext, NodeResult, node_error
 from builder.engine.values import ResourceId, Value
 
 
@@ -29,7 +29,7 @@ class ToolNode(NodeSpec[ToolConfig]):
 
     async def run(self, config: ToolConfig, ctx: NodeContext) -> NodeResult:
         if ctx.services.tools is None:
-            raise NodeError("not_configured", "Plugin tools are not available in this run.")
+            raise node_error("not_configured", gettext_noop("Plugin tools are not available in this run."))
         inputs = ctx.resolve(config.inputs)
         result = await ctx.services.tools.invoke(config.plugin, config.tool, inputs, ctx)
         return NodeResult(outputs={"result": result}, inputs=inputs)

@@ -9,7 +9,7 @@ from pydantic import Field, StringConstraints
 from builder.engine.i18n import gettext_noop
 from builder.engine.nodes.base import NodeConfig, NodeSpec
 from builder.engine.nodes.registry import register
-from builder.engine.runtime.contract import NodeContext, NodeError, NodeResult
+from builder.engine.runtime.contract import NodeContext, NodeResult, node_error
 from builder.engine.values import VARIABLE_TARGET, Ref, StrictModel, Value
 
 VariablePath = Annotated[str, StringConstraints(pattern=r"^(conv|user)\.[A-Za-z_][A-Za-z0-9_]*$", max_length=80)]
@@ -57,7 +57,8 @@ def _assigned(assignment: Assignment, value: Any, current: Any) -> Any:
         return [value]
     if isinstance(current, list):
         return [*current, value]
-    raise NodeError("invalid_value", f"Only a list or text can be appended to; {assignment.variable} is neither.")
+    template = gettext_noop("Only a list or text can be appended to; %(variable)s is neither.")
+    raise node_error("invalid_value", template, variable=assignment.variable)
 
 
 def _empty_like(current: Any) -> Any:

@@ -34,12 +34,13 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import RunnableConfig
 
+from builder.engine.i18n import gettext_noop
 from builder.engine.nodes.condition import evaluate_group
 from builder.engine.nodes.container import BODY_HANDLE, ContainerConfig
 from builder.engine.nodes.iteration import IterationConfig
 from builder.engine.nodes.loop import LoopConfig
 from builder.engine.runtime.context import RunNodeContext
-from builder.engine.runtime.contract import NodeError, NodeResult, Usage
+from builder.engine.runtime.contract import NodeResult, Usage, node_error
 from builder.engine.runtime.plan import NodePlan
 from builder.engine.runtime.pool import VariablePool
 from builder.engine.runtime.session import RunSession
@@ -134,7 +135,7 @@ async def run_container(
         return await _iterate(_Rounds(compiled, node, config, state, session), config, ctx)
     if isinstance(config, LoopConfig):
         return await _loop(_Rounds(compiled, node, config, state, session), config, ctx)
-    raise NodeError("not_implemented", f"The {node.type_name} container cannot run.")
+    raise node_error("not_implemented", gettext_noop("The %(type)s container cannot run."), type=node.type_name)
 
 
 async def _loop(rounds: _Rounds, config: LoopConfig, ctx: RunNodeContext) -> NodeResult:
@@ -153,7 +154,7 @@ async def _iterate(rounds: _Rounds, config: IterationConfig, ctx: RunNodeContext
         items = []
     if not isinstance(items, list):
         where = ".".join(str(part) for part in config.items.ref)
-        raise NodeError("invalid_input", f"An iteration needs a list; {where} is not one.")
+        raise node_error("invalid_input", gettext_noop("An iteration needs a list; %(items)s is not one."), items=where)
     results: list[dict[str, Any] | None] = [None] * len(items)
     numbered = iter(enumerate(items))
     stop = False

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from langgraph.types import interrupt
 
-from builder.engine.runtime.contract import NodeError, RuntimeServices
+from builder.engine.i18n import gettext_noop
+from builder.engine.runtime.contract import RuntimeServices, node_error
 from builder.engine.runtime.pool import VariablePool
 from builder.engine.values import coerce_value
 
@@ -56,14 +57,24 @@ class RunNodeContext:
     def set_variable(self, scope: str, name: str, value: Any) -> None:
         prefix = SCOPES.get(scope)
         if prefix is None:
-            raise NodeError("invalid_variable", f"Variables live in conv or user, not {scope}.")
+            raise node_error(
+                "invalid_variable", gettext_noop("Variables live in conv or user, not %(scope)s."), scope=scope
+            )
         declared = self._session.plan.graph.variable(prefix, name)
         if declared is None:
-            raise NodeError("unknown_variable", f"There is no variable {prefix}.{name}.")
+            raise node_error(
+                "unknown_variable", gettext_noop("There is no variable %(variable)s."), variable=f"{prefix}.{name}"
+            )
         try:
             value = coerce_value(value, declared.type)
         except ValueError as error:
-            raise NodeError("invalid_value", f"{prefix}.{name}: {error} ({declared.type}).") from error
+            raise node_error(
+                "invalid_value",
+                gettext_noop("The value for %(variable)s is not valid: %(error)s (%(type)s)."),
+                variable=f"{prefix}.{name}",
+                error=str(error),
+                type=declared.type,
+            ) from error
         self.variables.setdefault(prefix, {})[name] = value
         # Later reads by the same node see the write.
         self._pool = self._pool.with_variables(
@@ -73,9 +84,9 @@ class RunNodeContext:
 
     def ask(self, question: Mapping[str, Any]) -> Any:
         if self._node.parent is not None:
-            raise NodeError("not_supported", "A question cannot be asked inside a loop or an iteration.")
+            raise node_error("not_supported", gettext_noop("A question cannot be asked inside a loop or an iteration."))
         if not self._session.can_pause:
-            raise NodeError("not_configured", "This run cannot pause: the runner has no checkpointer.")
+            raise node_error("not_configured", gettext_noop("This run cannot pause: the runner has no checkpointer."))
         return interrupt({"node_id": self.node_id, "question": dict(question)})
 
     def cancelled(self) -> bool:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
+
+from builder.engine.i18n import gettext_noop
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -19,11 +21,16 @@ if TYPE_CHECKING:
     from builder.engine.values import ModelChoice
 
 
+# An exception nobody turned into an error for the user (a bug, or an outage nobody mapped).
+UNEXPECTED_ERROR: Final = gettext_noop("Unexpected error: %(type)s: %(error)s")
+
+
 class NodeError(Exception):
     """A node failed in a way the user should see (shown on the node and in ``node.failed``).
 
     ``code`` is stable (``timeout``, ``http_error``, ``code_error``, ``model_error``, ``not_configured``…);
     ``message`` is English; ``retryable`` tells the error policy whether another attempt may help.
+    Raise it through ``node_error`` so the host can also show the message in the reader's language.
     """
 
     def __init__(self, code: str, message: str, *, retryable: bool = False, details: Mapping[str, Any] | None = None):
@@ -32,6 +39,57 @@ class NodeError(Exception):
         self.message = message
         self.retryable = retryable
         self.details = dict(details or {})
+
+
+def node_error(
+    code: str,
+    template: str,
+    /,
+    *,
+    retryable: bool = False,
+    details: Mapping[str, Any] | None = None,
+    **params: Any,
+) -> NodeError:
+    """A NodeError whose English message is ``template`` (marked with ``builder.engine.i18n.gettext_noop``,
+    named ``%(x)s`` placeholders) filled with ``params`` (JSON values; a library's own error text is a
+    parameter, never part of the template). ``details`` also get ``template`` and ``params``, from
+    which the host translates the message when it shows it."""
+    return NodeError(
+        code, fill(template, params), retryable=retryable, details={**(details or {}), **translatable(template, params)}
+    )
+
+
+def fill(template: str, params: Mapping[str, Any]) -> str:
+    """The English text of ``template`` with ``params``; a parameter made by ``phrase`` or
+    ``nested_message`` stands for its own text."""
+    return template % {name: _text(value) for name, value in params.items()}
+
+
+def translatable(template: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``details`` carry so the host can translate a message: ``{"template", "params"}``."""
+    return {"template": template, "params": dict(params)}
+
+
+def phrase(template: str, /, **params: Any) -> dict[str, Any]:
+    """A translatable piece of a message, as a parameter of another (``"a number"`` in "Cannot compare
+    a number with text."): its English text with its template and params."""
+    return {"message": fill(template, params), **translatable(template, params)}
+
+
+def nested_message(message: str, details: Mapping[str, Any]) -> dict[str, Any]:
+    """Another error's message as a parameter of this one (the sub-bot's failure inside the sub_bot
+    node's): its English text, plus its template and params when it has them, so the host
+    translates the inner message along with the outer one."""
+    template, params = details.get("template"), details.get("params")
+    if isinstance(template, str) and isinstance(params, Mapping):
+        return {"message": message, **translatable(template, params)}
+    return {"message": message}
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, Mapping) and isinstance(value.get("message"), str):
+        return value["message"]
+    return value
 
 
 @dataclass

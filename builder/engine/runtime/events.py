@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from builder.engine.runtime.contract import NodeError, fill, nested_message, translatable
+
 
 class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -21,11 +23,27 @@ class _Event(BaseModel):
 
 
 class ErrorInfo(BaseModel):
+    """``message`` is English; ``details`` hold its ``template`` and ``params`` when it has them, from
+    which the host shows it in the reader's language (see ``contract.node_error``)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     code: str
     message: str
     details: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def from_template(cls, code: str, template: str, /, **params: Any) -> ErrorInfo:
+        """An error whose message is a ``gettext_noop`` template filled with ``params``."""
+        return cls(code=code, message=fill(template, params), details=translatable(template, params))
+
+    @classmethod
+    def from_node_error(cls, error: NodeError) -> ErrorInfo:
+        return cls(code=error.code, message=error.message, details=error.details)
+
+    def as_param(self) -> dict[str, Any]:
+        """This error's message as a parameter of another's (``contract.nested_message``)."""
+        return nested_message(self.message, self.details)
 
 
 class UsageInfo(BaseModel):

@@ -23,9 +23,10 @@ from typing import Any, Final
 
 from langgraph.errors import GraphBubbleUp
 
+from builder.engine.i18n import gettext_noop
 from builder.engine.nodes.base import ERROR_HANDLE, ERROR_OUTPUT
 from builder.engine.runtime.context import RunNodeContext
-from builder.engine.runtime.contract import NodeError, NodeResult, Usage
+from builder.engine.runtime.contract import UNEXPECTED_ERROR, NodeError, NodeResult, Usage, node_error
 from builder.engine.runtime.events import ErrorInfo
 from builder.engine.runtime.plan import NodePlan
 from builder.engine.runtime.session import RunSession
@@ -33,6 +34,9 @@ from builder.engine.runtime.session import RunSession
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF_S: Final = 600.0
+TIMED_OUT: Final = gettext_noop("The node did not finish within %(seconds)s s.")
+# A node inside a loop or an iteration failed the round: its id, then its own message.
+INNER_NODE_FAILED: Final = gettext_noop("%(node_id)s: %(error)s")
 
 
 class NodeFailure(Exception):
@@ -99,7 +103,7 @@ async def run_with_policy(
         await session.node_failed(token, session.stop_reason(), handled=False)
         raise
     assert error is not None
-    info = ErrorInfo(code=error.code, message=error.message, details=error.details)
+    info = ErrorInfo.from_node_error(error)
     defaults = dict(policy.default_outputs or {})
     if policy.on_error == "default":
         route = node.route_of(None)
@@ -127,17 +131,20 @@ async def _attempt(body: Body, ctx: RunNodeContext, timeout_s: float | None) -> 
         except TimeoutError as error:
             if not scope.expired():
                 raise  # the node's own TimeoutError, not ours
-            message = f"The node did not finish within {timeout_s:g} s."
-            raise NodeError("timeout", message, retryable=True) from error
+            raise node_error("timeout", TIMED_OUT, retryable=True, seconds=f"{timeout_s:g}") from error
     except (NodeError, GraphBubbleUp, asyncio.CancelledError):
         raise
     except NodeFailure as failure:  # a node inside a loop/iteration body failed the round
-        raise NodeError(
+        raise node_error(
             failure.error.code,
-            f"{failure.node_id}: {failure.error.message}",
+            INNER_NODE_FAILED,
             retryable=True,
             details={**failure.error.details, "node_id": failure.node_id},
+            node_id=failure.node_id,
+            error=failure.error.as_param(),
         ) from failure
     except Exception as error:
         logger.exception("node %s raised an unexpected error", ctx.node_id)
-        raise NodeError("internal_error", f"{type(error).__name__}: {error}", retryable=True) from error
+        raise node_error(
+            "internal_error", UNEXPECTED_ERROR, retryable=True, type=type(error).__name__, error=str(error)
+        ) from error

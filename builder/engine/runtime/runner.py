@@ -31,8 +31,9 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import Command
 
 from builder.engine.graph import BotGraph
+from builder.engine.i18n import gettext_noop
 from builder.engine.runtime.compiler import CompiledBotGraph, node_id_of
-from builder.engine.runtime.contract import RuntimeServices, Usage
+from builder.engine.runtime.contract import UNEXPECTED_ERROR, RuntimeServices, Usage
 from builder.engine.runtime.events import ErrorInfo, RunEvent
 from builder.engine.runtime.policy import NodeFailure
 from builder.engine.runtime.session import CANCELLED, RunSession
@@ -124,7 +125,9 @@ class GraphRunner:
         await session.run_started(resumed=True)
         snapshot = await self._compiled.main.aget_state(config) if self.checkpointer is not None else None
         if snapshot is None or not snapshot.values or (not snapshot.next and not snapshot.tasks):
-            error = ErrorInfo(code="not_recoverable", message="There is no unfinished checkpoint for this run.")
+            error = ErrorInfo.from_template(
+                "not_recoverable", gettext_noop("There is no unfinished checkpoint for this run.")
+            )
             return await self._failed(session, error, None, self._initial_state(request))
         for task in snapshot.tasks:
             for interrupt in task.interrupts:
@@ -195,7 +198,9 @@ class GraphRunner:
             return await self._cancelled(session, values)
         except Exception as error:
             logger.exception("run %s failed", session.run_id)
-            info = ErrorInfo(code="internal_error", message=f"{type(error).__name__}: {error}")
+            info = ErrorInfo.from_template(
+                "internal_error", UNEXPECTED_ERROR, type=type(error).__name__, error=str(error)
+            )
             return await self._failed(session, info, None, values)
         if result.get("__interrupt__"):
             return await self._paused(session, result)
@@ -229,11 +234,15 @@ class GraphRunner:
         self, session: RunSession, config: RunnableConfig, answer: Any
     ) -> tuple[Command[Any], dict[str, Any]] | ErrorInfo:
         if self.checkpointer is None:
-            return ErrorInfo(code="not_configured", message="Runs can only be resumed with a checkpointer.")
+            return ErrorInfo.from_template(
+                "not_configured", gettext_noop("Runs can only be resumed with a checkpointer.")
+            )
         snapshot = await self._compiled.main.aget_state(config)
         pending = [(task.name, interrupt) for task in snapshot.tasks for interrupt in task.interrupts]
         if not pending:
-            return ErrorInfo(code="not_paused", message="There is no paused run on this thread to resume.")
+            return ErrorInfo.from_template(
+                "not_paused", gettext_noop("There is no paused run on this thread to resume.")
+            )
         # Questions asked before the pause already have their node.started in the log.
         for name, interrupt in pending:
             session.already_started.add(_interrupted_node(name, interrupt.value))

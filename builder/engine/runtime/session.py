@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from builder.engine.i18n import gettext_noop
 from builder.engine.runtime.contract import RuntimeServices, Usage
 from builder.engine.runtime.events import (
     ErrorInfo,
@@ -38,7 +39,7 @@ from builder.engine.runtime.plan import GraphPlan, NodePlan
 from builder.engine.runtime.streaming import AnswerStream, Delta
 
 Emit = Callable[[RunEvent], Awaitable[None]]
-CANCELLED = ErrorInfo(code="cancelled", message="The run was cancelled.")
+CANCELLED = ErrorInfo.from_template("cancelled", gettext_noop("The run was cancelled."))
 _Pending = list[tuple[type[Any], dict[str, Any]]]
 
 
@@ -98,7 +99,9 @@ class RunSession:
     def stop_reason(self) -> ErrorInfo:
         """Why a node still running is being stopped."""
         if self.failed_node is not None and not self.cancelled():
-            return ErrorInfo(code="cancelled", message=f"Stopped because {self.failed_node} failed.")
+            return ErrorInfo.from_template(
+                "cancelled", gettext_noop("Stopped because %(node_id)s failed."), node_id=self.failed_node
+            )
         return CANCELLED
 
     async def _flush(self, pending: _Pending) -> None:

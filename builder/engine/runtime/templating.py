@@ -25,11 +25,12 @@ from typing import Any, Final
 
 from jinja2 import ChainableUndefined, StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.environment import Template
-from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
+from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from builder.engine.runtime.contract import NodeError
+from builder.engine.i18n import gettext_noop
+from builder.engine.runtime.contract import NodeError, node_error
 
 MAX_RENDERED_CHARS: Final = 1_000_000
 # Largest repeat count / width / exponent a template may ask for.
@@ -37,6 +38,9 @@ MAX_TEMPLATE_NUMBER: Final = 100_000
 MAX_CACHED_TEMPLATES: Final = 4096
 NODES_MAPPING: Final = "__nodes__"
 ROOTS: Final = frozenset({"sys", "conv", "user"})
+TEMPLATE_ERROR: Final = gettext_noop("Template error: %(error)s")
+TEMPLATE_UNSAFE: Final = gettext_noop("The template tried something that is not allowed: %(error)s")
+TEMPLATE_RAISED: Final = gettext_noop("Template error: %(type)s: %(error)s")
 
 _TAGS: Final = re.compile(r"(\{\{|\{%)(.*?)(\}\}|%\})", re.DOTALL)
 _STRING_LITERAL: Final = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", re.DOTALL)
@@ -182,7 +186,12 @@ def _compile(source: str) -> Template:
     try:
         return ENVIRONMENT.from_string(rewrite_hyphenated(source))
     except TemplateSyntaxError as error:
-        raise NodeError("template_error", f"Template error on line {error.lineno}: {error.message}") from error
+        raise node_error(
+            "template_error",
+            gettext_noop("Template error on line %(line)s: %(error)s"),
+            line=error.lineno,
+            error=str(error.message),
+        ) from error
 
 
 _CACHE: dict[str, Template] = {}
@@ -207,15 +216,13 @@ def render_compiled(template: Template, variables: Mapping[str, Any]) -> str:
     except NodeError:
         raise
     except SecurityError as error:
-        raise NodeError("template_unsafe", f"The template tried something that is not allowed: {error}") from error
-    except UndefinedError as error:
-        raise NodeError("template_error", f"Template error: {error}") from error
-    except TemplateError as error:
-        raise NodeError("template_error", f"Template error: {error}") from error
+        raise node_error("template_unsafe", TEMPLATE_UNSAFE, error=str(error)) from error
+    except TemplateError as error:  # UndefinedError included
+        raise node_error("template_error", TEMPLATE_ERROR, error=str(error)) from error
     except RecursionError as error:
-        raise NodeError("template_error", "Template error: nested too deeply") from error
+        raise node_error("template_error", gettext_noop("Template error: nested too deeply.")) from error
     except Exception as error:  # TypeError, ZeroDivisionError… raised by the template's own expressions
-        raise NodeError("template_error", f"Template error: {type(error).__name__}: {error}") from error
+        raise node_error("template_error", TEMPLATE_RAISED, type=type(error).__name__, error=str(error)) from error
 
 
 def render(source: str, variables: Mapping[str, Any]) -> str:
@@ -231,7 +238,8 @@ def _join_capped(chunks: Iterator[str]) -> str:
     for chunk in chunks:
         size += len(chunk)
         if size > MAX_RENDERED_CHARS:
-            raise NodeError("template_too_large", f"The rendered text is longer than {MAX_RENDERED_CHARS} characters.")
+            template = gettext_noop("The rendered text is longer than %(limit)s characters.")
+            raise node_error("template_too_large", template, limit=MAX_RENDERED_CHARS)
         parts.append(chunk)
     return "".join(parts)
 

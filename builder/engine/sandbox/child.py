@@ -49,6 +49,22 @@ RESULT_FD = 3
 # The file name user code is compiled under: traceback frames with this name are the user's.
 USER_FILENAME = "<code>"
 
+
+def gettext_noop(message: str) -> str:
+    """Marks a message for extraction (this file cannot import the project's ``builder.engine.i18n``)."""
+    return message
+
+
+# What the child says about the code's outcome: English templates the server translates for the
+# reader (``runner._from_message`` accepts these, and only these, as a message's template).
+NO_MAIN = gettext_noop("The code must define a function main(**inputs) that returns a dict.")
+OUT_OF_MEMORY = gettext_noop("The code ran out of memory.")
+CALLED_EXIT = gettext_noop("The code called exit(%(code)s) instead of returning a dict.")
+NOT_A_DICT = gettext_noop("main() must return a dict, not %(type)s.")
+NOT_JSON = gettext_noop("main() returned a value that is not JSON: %(error)s")
+RESULT_TOO_LARGE = gettext_noop("The result is larger than %(limit)s bytes.")
+TEMPLATES = frozenset({NO_MAIN, OUT_OF_MEMORY, CALLED_EXIT, NOT_A_DICT, NOT_JSON, RESULT_TOO_LARGE})
+
 # Linux constants (a stable ABI, not exposed by Python 3.11's stdlib).
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -346,6 +362,10 @@ def _error(kind: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"status": STATUS_ERROR, "kind": kind, "message": message, **extra}
 
 
+def _templated(kind: str, template: str, **params: Any) -> dict[str, Any]:
+    return _error(kind, template % params, template=template, params=params)
+
+
 def run_user_code(code: str, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     """Compile, define, call ``main(**inputs)``; the outcome as a result message."""
     import linecache
@@ -357,24 +377,24 @@ def run_user_code(code: str, inputs: dict[str, Any], config: dict[str, Any]) -> 
         exec(compile(code, USER_FILENAME, "exec"), namespace)
         main = namespace.get("main")
         if not callable(main):
-            return _error("no_main", "The code must define a function main(**inputs) that returns a dict.")
+            return _templated("no_main", NO_MAIN)
         result = main(**inputs)
     except MemoryError:
-        return _error("memory", "The code ran out of memory.")
+        return _templated("memory", OUT_OF_MEMORY)
     except SystemExit as error:
-        return _error("exception", f"The code called exit({error.code!r}) instead of returning a dict.")
+        return _templated("exception", CALLED_EXIT, code=repr(error.code))
     except BaseException as error:
         return _exception(error, max_chars)
     if not isinstance(result, dict):
-        return _error("bad_result", f"main() must return a dict, not {type(result).__name__}.")
+        return _templated("bad_result", NOT_A_DICT, type=type(result).__name__)
     try:
         encoded = json.dumps(result, allow_nan=False, ensure_ascii=False).encode()
     except MemoryError:
-        return _error("memory", "The code ran out of memory.")
+        return _templated("memory", OUT_OF_MEMORY)
     except BaseException as error:  # TypeError, ValueError (NaN, cycles), RecursionError, a failing __str__…
-        return _error("bad_result", f"main() returned a value that is not JSON: {_shorten(_text(error), 500)}")
+        return _templated("bad_result", NOT_JSON, error=_shorten(_text(error), 500))
     if len(encoded) > int(config["result_max_bytes"]):
-        return _error("output_too_large", f"The result is larger than {config['result_max_bytes']} bytes.")
+        return _templated("output_too_large", RESULT_TOO_LARGE, limit=int(config["result_max_bytes"]))
     return {"status": STATUS_OK, "result": encoded.decode()}
 
 

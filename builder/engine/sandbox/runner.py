@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from builder.engine.runtime.contract import NodeError
+from builder.engine.i18n import gettext_noop
+from builder.engine.runtime.contract import NodeError, node_error
 from builder.engine.sandbox import child
 from builder.engine.sandbox.process import SandboxProcess, read_capped, read_some
 
@@ -35,6 +36,7 @@ IsolationMode = Literal["auto", "user_namespace"]
 _START_TIMEOUT_S = 10.0
 # Room for the result message's own keys around the result itself.
 _MESSAGE_OVERHEAD = 64 * 1024
+_UNREADABLE = gettext_noop("The code's result could not be read.")
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,8 @@ class SandboxCodeRunner:
         """``run`` plus what the code printed. Raises ``NodeError`` (``code_*``, ``sandbox_unavailable``)."""
         report = await self.isolation_report()
         if not report["available"]:
-            raise NodeError("sandbox_unavailable", f"Code cannot run safely on this server: {report['reason']}")
+            template = gettext_noop("Code cannot run safely on this server: %(reason)s")
+            raise node_error("sandbox_unavailable", template, reason=str(report["reason"]))
         return await self._execute(code, inputs, timeout_s, warm=True)
 
     def close(self) -> None:
@@ -199,7 +202,8 @@ class SandboxCodeRunner:
                 # Running the code again is safe: it cannot have had any effect.
                 outcome = await self._run_in(await self._started(), request, timeout_s)
             if outcome is None:
-                raise NodeError("sandbox_unavailable", "The code sandbox ended before it was given the code.")
+                template = gettext_noop("The code sandbox ended before it was given the code.")
+                raise node_error("sandbox_unavailable", template)
             duration = time.monotonic() - started
         if warm:
             _starter().submit(self._top_up_pool)
@@ -213,9 +217,12 @@ class SandboxCodeRunner:
                 default=str,
             ).encode()
         except (TypeError, ValueError) as error:
-            raise NodeError("code_bad_input", f"The inputs are not JSON: {error}") from error
+            raise node_error(
+                "code_bad_input", gettext_noop("The inputs are not JSON: %(error)s"), error=str(error)
+            ) from error
         if len(encoded) > self.limits.inputs_max_bytes + len(code.encode()):
-            raise NodeError("code_input_too_large", f"The inputs are larger than {self.limits.inputs_max_bytes} bytes.")
+            template = gettext_noop("The inputs are larger than %(limit)s bytes.")
+            raise node_error("code_input_too_large", template, limit=self.limits.inputs_max_bytes)
         return encoded
 
     async def _run_in(self, process: SandboxProcess, request: bytes, timeout_s: float) -> _Outcome | None:
@@ -287,8 +294,8 @@ class SandboxCodeRunner:
             future.add_done_callback(_close_if_started)
             raise
         except OSError as error:  # out of processes, files or memory: the server is overloaded
-            message = f"Could not start the code sandbox: {error}"
-            raise NodeError("sandbox_unavailable", message, retryable=True) from error
+            template = gettext_noop("Could not start the code sandbox: %(error)s")
+            raise node_error("sandbox_unavailable", template, retryable=True, error=str(error)) from error
 
     def _start(self) -> SandboxProcess:
         argv = [self.python, "-I", "-S", "-B", str(CHILD_SCRIPT)]
@@ -356,7 +363,7 @@ def _close_if_started(future: concurrent.futures.Future[SandboxProcess]) -> None
 def _pyseccomp_dir() -> str:
     spec = importlib.util.find_spec("pyseccomp")
     if spec is None or spec.origin is None:
-        raise NodeError("sandbox_unavailable", "The pyseccomp package is not installed.")
+        raise node_error("sandbox_unavailable", gettext_noop("The pyseccomp package is not installed."))
     return str(Path(spec.origin).parent)
 
 
@@ -381,16 +388,17 @@ def _interpret(outcome: _Outcome, limits: SandboxLimits, timeout_s: float, durat
     # The end of the output is what explains a failure; the trace keeps it short.
     details: dict[str, Any] = {"stdout": stdout[-_STDOUT_IN_ERRORS:]} if stdout else {}
     if outcome.start_timed_out:
-        message = f"The code sandbox did not start within {_START_TIMEOUT_S:g} s: the server is overloaded."
-        raise NodeError("sandbox_unavailable", message, retryable=True)
+        template = gettext_noop("The code sandbox did not start within %(seconds)s s: the server is overloaded.")
+        raise node_error("sandbox_unavailable", template, retryable=True, seconds=f"{_START_TIMEOUT_S:g}")
     if outcome.timed_out:
-        raise NodeError("code_timeout", f"The code did not finish within {timeout_s:g} s.", details=details)
+        template = gettext_noop("The code did not finish within %(seconds)s s.")
+        raise node_error("code_timeout", template, details=details, seconds=f"{timeout_s:g}")
     if outcome.result_too_large:
-        message = f"The result is larger than {limits.result_max_bytes} bytes."
-        raise NodeError("code_output_too_large", message, details=details)
+        limit = limits.result_max_bytes
+        raise node_error("code_output_too_large", child.RESULT_TOO_LARGE, details=details, limit=limit)
     if outcome.stdout_flooded:
-        message = f"The code printed more than {limits.stdout_flood_bytes} bytes."
-        raise NodeError("code_output_too_large", message, details=details)
+        template = gettext_noop("The code printed more than %(limit)s bytes.")
+        raise node_error("code_output_too_large", template, details=details, limit=limits.stdout_flood_bytes)
     if outcome.message:
         return _from_message(outcome, limits, details, stdout, duration_s)
     raise _from_exit(outcome.returncode, timeout_s, details)
@@ -405,45 +413,55 @@ def _from_message(
         text = str(message.get("message", ""))[:2000]
     except (ValueError, TypeError, KeyError) as error:
         # Only the user's code can have written something else to the result pipe.
-        raise NodeError("code_bad_result", "The code's result could not be read.", details=details) from error
+        raise node_error("code_bad_result", _UNREADABLE, details=details) from error
     if status == child.STATUS_OK:
         try:
             result = json.loads(message["result"])
         except (ValueError, TypeError, KeyError) as error:
-            raise NodeError("code_bad_result", "The code's result could not be read.", details=details) from error
+            raise node_error("code_bad_result", _UNREADABLE, details=details) from error
         if not isinstance(result, dict):
-            raise NodeError("code_bad_result", "main() must return a dict.", details=details)
+            raise node_error("code_bad_result", gettext_noop("main() must return a dict."), details=details)
         return SandboxRun(result, stdout, outcome.stdout_truncated, duration_s)
     if status == child.STATUS_SETUP_FAILED:
-        raise NodeError("sandbox_unavailable", f"The code sandbox could not be set up: {text}")
+        template = gettext_noop("The code sandbox could not be set up: %(reason)s")
+        raise node_error("sandbox_unavailable", template, reason=text)
     if kind == "memory":
-        raise NodeError("code_memory", f"The code used more than {limits.memory_mb} MB of memory.", details=details)
-    if kind == "bad_result":
-        raise NodeError("code_bad_result", text, details=details)
-    if kind == "output_too_large":
-        raise NodeError("code_output_too_large", text, details=details)
+        template = gettext_noop("The code used more than %(limit)s MB of memory.")
+        raise node_error("code_memory", template, details=details, limit=limits.memory_mb)
+    code = {"bad_result": "code_bad_result", "output_too_large": "code_output_too_large"}.get(kind, "code_error")
     traceback = message.get("traceback")
     if isinstance(traceback, str):
         details["traceback"] = traceback[: limits.traceback_max_chars + 200]
     if isinstance(message.get("type"), str):
+        # The code's own exception: its text is the user's, nothing to translate.
         details["type"] = message["type"]
-        text = f"{message['type']}: {text}" if text else message["type"]
-    raise NodeError("code_error", text or "The code failed.", details=details)
+        raise NodeError(code, f"{message['type']}: {text}" if text else message["type"], details=details)
+    template, params = message.get("template"), message.get("params")
+    if template in child.TEMPLATES and isinstance(params, dict):
+        # (Only user code could have sent params that do not fit: then the text is all there is.)
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            raise node_error(code, template, details=details, **params)
+    if not text:
+        raise node_error(code, gettext_noop("The code failed."), details=details)
+    raise NodeError(code, text, details=details)
 
 
 def _from_exit(returncode: int | None, timeout_s: float, details: dict[str, Any]) -> NodeError:
     if returncode is None or returncode < 0:
-        return NodeError("code_error", "The code sandbox was stopped.", details=details)
+        return node_error("code_error", gettext_noop("The code sandbox was stopped."), details=details)
     if returncode > child.EXIT_SIGNAL_BASE:
         signum = returncode - child.EXIT_SIGNAL_BASE
         if signum == signal.SIGKILL:
             # Nobody else kills it: the kernel did, at the CPU time limit (RLIMIT_CPU's hard limit).
-            message = f"The code used more than {math.ceil(timeout_s) + 1} s of CPU time."
-            return NodeError("code_timeout", message, details=details)
+            template = gettext_noop("The code used more than %(seconds)s s of CPU time.")
+            return node_error("code_timeout", template, details=details, seconds=math.ceil(timeout_s) + 1)
         if signum == signal.SIGSYS:
-            return NodeError("code_error", "The code made a system call the sandbox forbids.", details=details)
+            template = gettext_noop("The code made a system call the sandbox forbids.")
+            return node_error("code_error", template, details=details)
         if signum in _CRASH_SIGNALS:
-            name = signal.Signals(signum).name
-            message = f"The Python process crashed ({name}), e.g. ctypes touched memory it does not own."
-            return NodeError("code_error", message, details=details)
-    return NodeError("code_error", f"The code ended without returning (exit status {returncode}).", details=details)
+            template = gettext_noop(
+                "The Python process crashed (%(signal)s), e.g. ctypes touched memory it does not own."
+            )
+            return node_error("code_error", template, details=details, signal=signal.Signals(signum).name)
+    template = gettext_noop("The code ended without returning (exit status %(status)s).")
+    return node_error("code_error", template, details=details, status=returncode)

@@ -144,7 +144,8 @@ async def test_5xx_and_429_fail_the_node_and_may_be_retried(api: LocalHttpServer
 
     assert caught.value.code == "http_status"
     assert caught.value.retryable
-    assert caught.value.details == {"status_code": status, "body": f"status {status}"}
+    assert caught.value.details["status_code"] == status and caught.value.details["body"] == f"status {status}"
+    assert caught.value.message == f"The server answered {status}."
 
 
 async def test_the_node_timeout_reaches_the_client(api: LocalHttpServer) -> None:

@@ -86,7 +86,7 @@ async def test_an_input_of_the_wrong_type_fails_with_the_input_named() -> None:
     outcome, _ = await run(doc, inputs={"count": "many"})
 
     assert outcome.error is not None
-    assert (outcome.error.code, outcome.error.details) == ("invalid_input", {"input": "count"})
+    assert (outcome.error.code, outcome.error.details["input"]) == ("invalid_input", "count")
 
 
 async def test_node_ids_with_hyphens_work_in_templates_and_references() -> None:
