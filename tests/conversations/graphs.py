@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-
-def _node(node_id: str, kind: str, data: dict[str, Any]) -> dict[str, Any]:
-    return {"id": node_id, "type": f"{kind}@1", "position": {"x": 0, "y": 0}, "data": data}
+from tests.support.graphs import node
 
 
 def _edges(*pairs: tuple[str, str]) -> list[dict[str, Any]]:
@@ -16,9 +14,9 @@ def _edges(*pairs: tuple[str, str]) -> list[dict[str, Any]]:
 def echo_bot(extra_nodes: int = 0) -> dict[str, Any]:
     """start → template → answer: answers 'You said: <query>'."""
     nodes = [
-        _node("start", "start", {"inputs": []}),
-        _node("echo", "template", {"template": "You said: {{ sys.query }}"}),
-        _node("answer", "answer", {"text": "{{ echo.text }}"}),
+        node("start", "start", {"inputs": []}),
+        node("echo", "template", {"template": "You said: {{ sys.query }}"}),
+        node("answer", "answer", {"text": "{{ echo.text }}"}),
     ]
     return {
         "version": 1,
@@ -32,9 +30,9 @@ def echo_bot(extra_nodes: int = 0) -> dict[str, Any]:
 def question_bot() -> dict[str, Any]:
     """start → question → answer: asks for a name, then greets."""
     nodes = [
-        _node("start", "start", {"inputs": []}),
-        _node("ask", "question", {"question": "What is your name?"}),
-        _node("answer", "answer", {"text": "Nice to meet you, {{ ask.answer }}!"}),
+        node("start", "start", {"inputs": []}),
+        node("ask", "question", {"question": "What is your name?"}),
+        node("answer", "answer", {"text": "Nice to meet you, {{ ask.answer }}!"}),
     ]
     return {
         "version": 1,
@@ -48,9 +46,9 @@ def question_bot() -> dict[str, Any]:
 def llm_bot() -> dict[str, Any]:
     """start → llm → answer, the answer streaming the model's tokens as they come."""
     nodes = [
-        _node("start", "start", {"inputs": []}),
-        _node("llm", "llm", {"user_prompt": "{{ sys.query }}"}),
-        _node("answer", "answer", {"text": "{{ llm.text }}"}),
+        node("start", "start", {"inputs": []}),
+        node("llm", "llm", {"user_prompt": "{{ sys.query }}"}),
+        node("answer", "answer", {"text": "{{ llm.text }}"}),
     ]
     return {
         "version": 1,

@@ -22,6 +22,7 @@ from builder.engine.nodes.model_calls import SUMMARY_HEADING
 from tests.conversations.conftest import use_fake_model
 from tests.factories import make_bot, make_workspace, owner_of
 from tests.support.fake_openai import Error, FakeOpenAI, Reply, Step
+from tests.support.graphs import linear_bot, node
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio, pytest.mark.usefixtures("run_executor")]
 
@@ -35,23 +36,12 @@ TURNS = [
 
 
 def _memory_bot(**llm: Any) -> dict[str, Any]:
-    def node(node_id: str, kind: str, data: dict[str, Any]) -> dict[str, Any]:
-        return {"id": node_id, "type": f"{kind}@1", "position": {"x": 0, "y": 0}, "data": data}
-
-    return {
-        "version": 1,
-        "nodes": [
-            node("start", "start", {"inputs": []}),
-            node("llm", "llm", {"user_prompt": "{{ sys.query }}", **llm}),
-            node("answer", "answer", {"text": "{{ llm.text }}"}),
-        ],
-        "edges": [
-            {"id": "a", "source": "start", "target": "llm"},
-            {"id": "b", "source": "llm", "target": "answer"},
-        ],
-        "variables": [],
-        "settings": {"persona": "Be brief."},
-    }
+    return linear_bot(
+        node("start", "start", {"inputs": []}),
+        node("llm", "llm", {"user_prompt": "{{ sys.query }}", **llm}),
+        node("answer", "answer", {"text": "{{ llm.text }}"}),
+        settings={"persona": "Be brief."},
+    )
 
 
 class Chat:

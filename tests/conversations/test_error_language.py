@@ -23,6 +23,7 @@ from builder.conversations.models import Conversation, Run, RunStep
 from builder.conversations.services import conversation_create
 from tests.conversations.conftest import TERMINAL, ThreadedServer, receive_until
 from tests.factories import make_bot, make_workspace, owner_of
+from tests.support.graphs import linear_bot, node
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -34,26 +35,9 @@ DEPTH_EN = "The called bot did not finish: " * 3 + "Bots may call each other at 
 DEPTH_ZH = "被调用的机器人未能完成：" * 3 + "机器人之间最多只能嵌套调用 3 层。"
 
 
-def _node(node_id: str, kind: str, data: dict[str, Any]) -> dict[str, Any]:
-    return {"id": node_id, "type": f"{kind}@1", "position": {"x": 0, "y": 0}, "data": data}
-
-
 def _chain(middle: dict[str, Any]) -> dict[str, Any]:
     """start → ``middle`` → answer."""
-    return {
-        "version": 1,
-        "nodes": [
-            _node("start", "start", {"inputs": []}),
-            middle,
-            _node("answer", "answer", {"text": "done"}),
-        ],
-        "edges": [
-            {"id": "a", "source": "start", "target": middle["id"]},
-            {"id": "b", "source": middle["id"], "target": "answer"},
-        ],
-        "variables": [],
-        "settings": {},
-    }
+    return linear_bot(node("start", "start", {"inputs": []}), middle, node("answer", "answer", {"text": "done"}))
 
 
 def _published(graph: dict[str, Any], *, calls_itself: bool = False) -> tuple[Conversation, str]:
@@ -61,7 +45,7 @@ def _published(graph: dict[str, Any], *, calls_itself: bool = False) -> tuple[Co
     owner = owner_of(workspace)
     bot = make_bot(workspace, draft=graph)
     if calls_itself:
-        bot.draft = _chain(_node("sub", "sub_bot", {"bot_id": str(bot.pk), "inputs": {"query": "again"}}))
+        bot.draft = _chain(node("sub", "sub_bot", {"bot_id": str(bot.pk), "inputs": {"query": "again"}}))
         bot.save()
     bot_publish(actor=owner, bot=bot)
     bot.refresh_from_db()
@@ -119,7 +103,7 @@ async def _rest_run(server: ThreadedServer, key: str, run_id: str, language: str
 
 
 async def test_a_blocked_request_fails_in_each_readers_language(asgi_live_server: ThreadedServer) -> None:
-    conversation, key = await sync_to_async(_published)(_chain(_node("fetch", "http_request", {"url": METADATA_URL})))
+    conversation, key = await sync_to_async(_published)(_chain(node("fetch", "http_request", {"url": METADATA_URL})))
 
     chinese, english, run_id = await _failure_seen_in_chinese_and_english(asgi_live_server, conversation, key)
 
@@ -140,7 +124,7 @@ async def test_a_blocked_request_fails_in_each_readers_language(asgi_live_server
 
 
 async def test_a_sub_bot_too_deep_fails_in_each_readers_language(asgi_live_server: ThreadedServer) -> None:
-    placeholder = _chain(_node("wait", "template", {"template": "x"}))
+    placeholder = _chain(node("wait", "template", {"template": "x"}))
     conversation, key = await sync_to_async(_published)(placeholder, calls_itself=True)
 
     chinese, english, run_id = await _failure_seen_in_chinese_and_english(asgi_live_server, conversation, key)
@@ -154,7 +138,7 @@ async def test_a_sub_bot_too_deep_fails_in_each_readers_language(asgi_live_serve
 
 
 async def test_the_chat_endpoint_answers_in_the_requests_language(asgi_live_server: ThreadedServer) -> None:
-    conversation, key = await sync_to_async(_published)(_chain(_node("fetch", "http_request", {"url": METADATA_URL})))
+    conversation, key = await sync_to_async(_published)(_chain(node("fetch", "http_request", {"url": METADATA_URL})))
     bot_id = str(conversation.bot_id)
     async with httpx.AsyncClient(base_url=asgi_live_server.http, timeout=30) as client:
         blocking = await client.post(
@@ -174,7 +158,7 @@ async def test_the_chat_endpoint_answers_in_the_requests_language(asgi_live_serv
 
 
 async def test_a_lang_parameter_overrides_the_handshake_header(asgi_live_server: ThreadedServer) -> None:
-    conversation, key = await sync_to_async(_published)(_chain(_node("fetch", "http_request", {"url": METADATA_URL})))
+    conversation, key = await sync_to_async(_published)(_chain(node("fetch", "http_request", {"url": METADATA_URL})))
     async with websockets.connect(
         f"{asgi_live_server.ws}/ws/conversations/{conversation.pk}/?lang=zh-hans",
         additional_headers={"Authorization": f"Bearer {key}", "Accept-Language": "en"},
@@ -186,7 +170,7 @@ async def test_a_lang_parameter_overrides_the_handshake_header(asgi_live_server:
 
 
 async def test_a_stored_error_whose_parameters_do_not_fit_is_shown_in_english() -> None:
-    conversation, key = await sync_to_async(_published)(_chain(_node("fetch", "http_request", {"url": METADATA_URL})))
+    conversation, key = await sync_to_async(_published)(_chain(node("fetch", "http_request", {"url": METADATA_URL})))
     template = "Bots may call each other at most %(depth)s levels deep."
     stored = {"code": "sub_bot_depth", "message": "Stored English.", "details": {"template": template, "params": {}}}
     run = await Run.objects.acreate(

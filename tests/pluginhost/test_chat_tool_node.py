@@ -17,28 +17,17 @@ from builder.conversations.models import Run, RunStep
 from builder.conversations.services import conversation_create, message_send
 from builder.pluginhost.services import plugin_configure, plugin_enable
 from tests.factories import make_bot, make_workspace, owner_of
+from tests.support.graphs import linear_bot, node
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("example_host")]
 
 
 def _tool_bot(tool: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    def node(node_id: str, kind: str, data: dict[str, Any]) -> dict[str, Any]:
-        return {"id": node_id, "type": f"{kind}@1", "position": {"x": 0, "y": 0}, "data": data}
-
-    return {
-        "version": 1,
-        "nodes": [
-            node("start", "start", {"inputs": []}),
-            node("tool", "tool", {"plugin": "example", "tool": tool, "inputs": inputs}),
-            node("answer", "answer", {"text": "{{ tool.result.text }} ({{ tool.result.region }})"}),
-        ],
-        "edges": [
-            {"id": "a", "source": "start", "target": "tool"},
-            {"id": "b", "source": "tool", "target": "answer"},
-        ],
-        "variables": [],
-        "settings": {},
-    }
+    return linear_bot(
+        node("start", "start", {"inputs": []}),
+        node("tool", "tool", {"plugin": "example", "tool": tool, "inputs": inputs}),
+        node("answer", "answer", {"text": "{{ tool.result.text }} ({{ tool.result.region }})"}),
+    )
 
 
 def _turn(workspace: Workspace, graph: dict[str, Any], text: str) -> Run:

@@ -28,6 +28,7 @@ from tests.conversations.conftest import TERMINAL, ThreadedServer, receive_until
 from tests.factories import make_bot, owner_of
 from tests.pluginhost.fake_render_api import FakeRenderApi, video_bytes
 from tests.pluginhost.jobs_support import PLUGIN, job_row, jobs_workspace
+from tests.support.graphs import linear_bot, node
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -48,23 +49,11 @@ def chat_server(inline_runs: None) -> Iterator[ThreadedServer]:
 
 
 def _video_bot() -> dict[str, Any]:
-    def node(node_id: str, kind: str, data: dict[str, Any]) -> dict[str, Any]:
-        return {"id": node_id, "type": f"{kind}@1", "position": {"x": 0, "y": 0}, "data": data}
-
-    return {
-        "version": 1,
-        "nodes": [
-            node("start", "start", {"inputs": []}),
-            node("video", "tool", {"plugin": PLUGIN, "tool": "render", "inputs": {"prompt": "{{ sys.query }}"}}),
-            node("answer", "answer", {"text": "Here it is: {{ video.result.video_url }}"}),
-        ],
-        "edges": [
-            {"id": "a", "source": "start", "target": "video"},
-            {"id": "b", "source": "video", "target": "answer"},
-        ],
-        "variables": [],
-        "settings": {},
-    }
+    return linear_bot(
+        node("start", "start", {"inputs": []}),
+        node("video", "tool", {"plugin": PLUGIN, "tool": "render", "inputs": {"prompt": "{{ sys.query }}"}}),
+        node("answer", "answer", {"text": "Here it is: {{ video.result.video_url }}"}),
+    )
 
 
 def _conversation(api: FakeRenderApi) -> tuple[Conversation, str]:

@@ -30,6 +30,7 @@ from tests.factories import client_for, error_of, make_bot, make_user, make_work
 from tests.pluginhost import provider_plugin
 from tests.pluginhost.provider_plugin import KIND, PLUGIN_HEADER
 from tests.support.fake_openai import FakeOpenAI, Reply
+from tests.support.graphs import linear_bot, node
 from tests.support.knowledge import wait_for_document
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("models_host")]
@@ -74,27 +75,15 @@ def add_provider(workspace: Workspace, fake_openai: FakeOpenAI, **fields: Any) -
 
 
 def chat_bot() -> dict[str, Any]:
-    def node(node_id: str, kind: str, data: dict[str, Any]) -> dict[str, Any]:
-        return {"id": node_id, "type": f"{kind}@1", "position": {"x": 0, "y": 0}, "data": data}
-
-    return {
-        "version": 1,
-        "nodes": [
-            node("start", "start", {"inputs": []}),
-            node(
-                "llm",
-                "llm",
-                {"user_prompt": "{{ sys.query }}", "model": {"provider": "Gateway", "name": "scripted-chat"}},
-            ),
-            node("answer", "answer", {"text": "{{ llm.text }}"}),
-        ],
-        "edges": [
-            {"id": "a", "source": "start", "target": "llm"},
-            {"id": "b", "source": "llm", "target": "answer"},
-        ],
-        "variables": [],
-        "settings": {},
-    }
+    return linear_bot(
+        node("start", "start", {"inputs": []}),
+        node(
+            "llm",
+            "llm",
+            {"user_prompt": "{{ sys.query }}", "model": {"provider": "Gateway", "name": "scripted-chat"}},
+        ),
+        node("answer", "answer", {"text": "{{ llm.text }}"}),
+    )
 
 
 def turn(workspace: Workspace, text: str) -> Run:

@@ -29,6 +29,7 @@ from builder.pluginhost.manager import set_host
 from tests.factories import make_bot, make_workspace, owner_of
 from tests.pluginhost.commands import BASE_DIR, developer_env, entry_point_site, manage
 from tests.pluginhost.node_plugin import STARTED_FILE
+from tests.support.graphs import linear_bot, node
 from tests.support.processes import AsgiServerFactory, log_tail, stop_process
 
 WORKER_START_TIMEOUT_S = 60.0
@@ -41,23 +42,11 @@ def node_plugin_site(folder: Path) -> Path:
 
 
 def shout_graph() -> dict[str, Any]:
-    def node(node_id: str, kind: str, data: dict[str, Any]) -> dict[str, Any]:
-        return {"id": node_id, "type": kind, "position": {"x": 0, "y": 0}, "data": data}
-
-    return {
-        "version": 1,
-        "nodes": [
-            node("start", "start@1", {"inputs": []}),
-            node("shout", "shout@1", {"text": "{{ sys.query }}"}),
-            node("answer", "answer@1", {"text": "{{ shout.text }}"}),
-        ],
-        "edges": [
-            {"id": "a", "source": "start", "target": "shout"},
-            {"id": "b", "source": "shout", "target": "answer"},
-        ],
-        "variables": [],
-        "settings": {},
-    }
+    return linear_bot(
+        node("start", "start@1", {"inputs": []}),
+        node("shout", "shout@1", {"text": "{{ sys.query }}"}),
+        node("answer", "answer@1", {"text": "{{ shout.text }}"}),
+    )
 
 
 def shout_is_registered() -> bool:

@@ -43,6 +43,7 @@ from tests.pluginhost.jobs_support import async_orm_closed  # noqa: F401  (fixtu
 from tests.plugins.web_search.conftest import KEYS, provider_config
 from tests.support.fake_openai import FakeOpenAI, RecordedRequest, Respond, ToolCall
 from tests.support.fake_openai import Reply as ModelReply
+from tests.support.graphs import linear_bot, node
 from tests.support.scripted_api import Reply, ScriptedApi
 
 pytestmark = [
@@ -117,24 +118,12 @@ def renderer_busy() -> Iterator[None]:
 
 
 def _agent_bot() -> dict[str, Any]:
-    def node(node_id: str, kind: str, data: dict[str, Any]) -> dict[str, Any]:
-        return {"id": node_id, "type": f"{kind}@1", "position": {"x": 0, "y": 0}, "data": data}
-
     tools = [{"plugin": "web_search", "tool": "search"}, {"plugin": "video_generation", "tool": "generate_video"}]
-    return {
-        "version": 1,
-        "nodes": [
-            node("start", "start", {"inputs": []}),
-            node("agent", "agent", {"instructions": "Research first, then make the video.", "tools": tools}),
-            node("answer", "answer", {"text": "{{ agent.text }}"}),
-        ],
-        "edges": [
-            {"id": "a", "source": "start", "target": "agent"},
-            {"id": "b", "source": "agent", "target": "answer"},
-        ],
-        "variables": [],
-        "settings": {},
-    }
+    return linear_bot(
+        node("start", "start", {"inputs": []}),
+        node("agent", "agent", {"instructions": "Research first, then make the video.", "tools": tools}),
+        node("answer", "answer", {"text": "{{ agent.text }}"}),
+    )
 
 
 def _conversation(fake: FakeOpenAI, search_api: ScriptedApi) -> tuple[Conversation, str]:

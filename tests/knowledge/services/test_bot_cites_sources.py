@@ -13,6 +13,7 @@ from builder.conversations.services import conversation_create, message_send
 from builder.knowledge import services
 from builder.knowledge.models import Document
 from tests.factories import make_bot, make_workspace, owner_of
+from tests.support.graphs import linear_bot, node
 from tests.support.knowledge import wait_for_document
 
 pytestmark = [
@@ -22,33 +23,20 @@ pytestmark = [
 
 
 def _graph(kb_id: str) -> dict[str, Any]:
-    def node(node_id: str, kind: str, data: dict[str, Any]) -> dict[str, Any]:
-        return {"id": node_id, "type": f"{kind}@1", "position": {"x": 0, "y": 0}, "data": data}
-
     answer = (
         "{% for c in search.chunks %}{{ c.content }} [{{ c.document_name }}]\n{% endfor %}"
         "{% if not search.chunks %}I do not know.{% endif %}"
     )
-    return {
-        "version": 1,
-        "settings": {},
-        "variables": [],
-        "nodes": [
-            node("start", "start", {"inputs": []}),
-            node(
-                "search",
-                "knowledge_retrieval",
-                {"query": "{{ sys.query }}", "knowledge_bases": [kb_id], "top_k": 1, "mode": "full_text"},
-            ),
-            node("reply", "template", {"template": answer}),
-            node("answer", "answer", {"text": "{{ reply.text }}"}),
-        ],
-        "edges": [
-            {"id": "a", "source": "start", "target": "search"},
-            {"id": "b", "source": "search", "target": "reply"},
-            {"id": "c", "source": "reply", "target": "answer"},
-        ],
-    }
+    return linear_bot(
+        node("start", "start", {"inputs": []}),
+        node(
+            "search",
+            "knowledge_retrieval",
+            {"query": "{{ sys.query }}", "knowledge_bases": [kb_id], "top_k": 1, "mode": "full_text"},
+        ),
+        node("reply", "template", {"template": answer}),
+        node("answer", "answer", {"text": "{{ reply.text }}"}),
+    )
 
 
 def test_a_bot_answers_from_its_knowledge_base_and_cites_the_document() -> None:

@@ -6,7 +6,6 @@ production), and so does learning (a background thread, or the worker): tests wa
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -26,6 +25,7 @@ from builder.memory.catalog import scope_of
 from builder.memory.core import MemoryFact
 from builder.memory.store import memory_store
 from tests.factories import make_bot, make_workspace, owner_of
+from tests.support.graphs import linear_bot, node
 
 FINISHED = (Run.Status.FINISHED, Run.Status.FAILED, Run.Status.CANCELLED, Run.Status.PAUSED)
 
@@ -40,24 +40,11 @@ def _background_work(request: pytest.FixtureRequest) -> Iterator[None]:
     wait_for_background()
 
 
-def node(node_id: str, kind: str, data: dict[str, Any]) -> dict[str, Any]:
-    return {"id": node_id, "type": f"{kind}@1", "position": {"x": 0, "y": 0}, "data": data}
-
-
-def chain(*nodes: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"id": f"{a['id']}-{b['id']}", "source": a["id"], "target": b["id"]} for a, b in itertools.pairwise(nodes)]
-
-
 def graph(
     *nodes: dict[str, Any], memory: dict[str, Any] | None = None, variables: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
-    return {
-        "version": 1,
-        "nodes": list(nodes),
-        "edges": chain(*nodes),
-        "variables": variables or [],
-        "settings": {"persona": "Be brief.", **({"memory": memory} if memory is not None else {})},
-    }
+    settings = {"persona": "Be brief.", **({"memory": memory} if memory is not None else {})}
+    return linear_bot(*nodes, settings=settings, variables=variables)
 
 
 def remembering_llm_bot(*, llm_extraction: bool = False) -> dict[str, Any]:

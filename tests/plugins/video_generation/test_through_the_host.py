@@ -22,6 +22,7 @@ from builder.pluginhost.services import plugin_enable
 from plugins import video_generation
 from plugins.video_generation.storyboard.encode import probe
 from tests.factories import make_bot, make_workspace, owner_of
+from tests.support.graphs import linear_bot, node
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,31 +48,19 @@ def stored_name(url: str) -> str:
 
 
 def video_bot() -> dict[str, Any]:
-    def node(node_id: str, kind: str, data: dict[str, Any]) -> dict[str, Any]:
-        return {"id": node_id, "type": f"{kind}@1", "position": {"x": 0, "y": 0}, "data": data}
-
-    return {
-        "version": 1,
-        "nodes": [
-            node("start", "start", {"inputs": []}),
-            node(
-                "video",
-                "tool",
-                {
-                    "plugin": "video_generation",
-                    "tool": "generate_video",
-                    "inputs": {"prompt": "{{ sys.query }}", "duration_s": 12},
-                },
-            ),
-            node("answer", "answer", {"text": "Here it is: {{ video.result.video_url }}"}),
-        ],
-        "edges": [
-            {"id": "a", "source": "start", "target": "video"},
-            {"id": "b", "source": "video", "target": "answer"},
-        ],
-        "variables": [],
-        "settings": {},
-    }
+    return linear_bot(
+        node("start", "start", {"inputs": []}),
+        node(
+            "video",
+            "tool",
+            {
+                "plugin": "video_generation",
+                "tool": "generate_video",
+                "inputs": {"prompt": "{{ sys.query }}", "duration_s": 12},
+            },
+        ),
+        node("answer", "answer", {"text": "Here it is: {{ video.result.video_url }}"}),
+    )
 
 
 @pytest.mark.usefixtures("host", "inline_runs")
