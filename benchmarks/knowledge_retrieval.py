@@ -146,7 +146,8 @@ def run_cmrc(bench: Deployment, quick: bool) -> None:
             names.update(bench.upload(kbs[mode], paragraphs.items()).names)
         for index_mode, mode in CMRC_MODES:
             (at_1, at_5), ms = evaluate(bench, kbs[index_mode], names, questions, mode, 5, _recall)
-            print(f"  {analyzer:14} {index_mode:13} {mode:10} {at_1:.3f} / {at_5:.3f}   ({ms:.0f} ms/query)", flush=True)
+            figures = f"{at_1:.3f} / {at_5:.3f}   ({ms:.0f} ms/query)"
+            print(f"  {analyzer:14} {index_mode:13} {mode:10} {figures}", flush=True)
 
 
 def _recall(ranked: list[str], gold: str) -> tuple[float, float]:
