@@ -25,10 +25,24 @@ class ConversationOut(serializers.ModelSerializer[Conversation]):
         fields = ["id", "bot", "use_draft", "source", "title", "variables", "created_at", "updated_at"]
 
 
+class MessageFileOut(serializers.Serializer[Any]):
+    """A file a tool produced for an assistant message (``tool.file``): show it by its type."""
+
+    node_id = serializers.CharField()
+    url = serializers.CharField()
+    name = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField(allow_null=True, required=False)
+    # The tool output's field that held the URL (video_url, thumbnail_url): a video or its poster.
+    field = serializers.CharField(required=False, default="")
+
+
 class MessageOut(serializers.ModelSerializer[Message]):
+    files = MessageFileOut(many=True, read_only=True)
+
     class Meta:
         model = Message
-        fields = ["id", "role", "content", "run", "created_at"]
+        fields = ["id", "role", "content", "files", "run", "created_at"]
 
 
 class ErrorOut(serializers.JSONField):

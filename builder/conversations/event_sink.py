@@ -2,7 +2,8 @@
 
 The order matters for the guarantees clients rely on: every event is appended to the live log
 before it is broadcast (so a reconnecting client can always catch up), and the final assistant
-message is saved before ``run.finished`` is broadcast.
+message is saved before ``run.finished`` is broadcast, with the files tools produced during the run
+(``message.completed`` carries them; a run resumed after a question adds those of its earlier legs).
 
 Events are published in batches (one live-log append and one group message per batch): whatever
 the engine emits while the previous batch is on its way goes in the next one. An idle run sends each
@@ -23,6 +24,7 @@ from django.utils import timezone
 from builder.conversations.models import Message, Run, RunEvent, RunStep
 from builder.engine.runtime.events import (
     ErrorInfo,
+    MessageCompleted,
     MessageDelta,
     NodeDelta,
     NodeFailed,
@@ -65,6 +67,10 @@ class RunEventSink:
         self.persisted: list[RunEvent] = []
         self.last_seq = run.last_seq
         self.resumed = run.last_seq > 0
+        # The events of the run's earlier legs (before a pause) end here.
+        self.earlier_seq = run.last_seq
+        # The files of this leg's assistant message (its message.completed's).
+        self.files: list[dict[str, Any]] = []
         self._unsent: list[dict[str, Any]] = []
         self._sender: asyncio.Task[None] | None = None
 
@@ -72,6 +78,8 @@ class RunEventSink:
         payload = event.model_dump(mode="json")
         self.last_seq = event.seq
         self._trace(event)
+        if isinstance(event, MessageCompleted):
+            self.files = payload["files"]
         if event.type not in TRANSIENT_EVENT_TYPES:
             self.persisted.append(RunEvent(run_id=self.run.pk, seq=event.seq, type=event.type, data=payload))
         if isinstance(event, TERMINAL_EVENTS):
@@ -157,7 +165,11 @@ class RunEventSink:
             run.usage = event.usage.model_dump()
             run.finished_at = now
             Message.objects.create(
-                conversation_id=run.conversation_id, role=Message.Role.ASSISTANT, content=event.answer, run=run
+                conversation_id=run.conversation_id,
+                role=Message.Role.ASSISTANT,
+                content=event.answer,
+                files=self._earlier_files() + self.files,
+                run=run,
             )
         elif isinstance(event, RunFailed):
             run.status = Run.Status.CANCELLED if event.error.code == "cancelled" else Run.Status.FAILED
@@ -172,3 +184,12 @@ class RunEventSink:
                 RunStep.objects.filter(run=run, node_id__in=list(self.steps)).delete()
             RunStep.objects.bulk_create(list(self.steps.values()))
         RunEvent.objects.bulk_create(self.persisted, ignore_conflicts=True)
+
+    def _earlier_files(self) -> list[dict[str, Any]]:
+        """The files of the message.completed events a resumed run sent before it paused."""
+        if not self.resumed:
+            return []
+        completed = RunEvent.objects.filter(
+            run=self.run, type=MessageCompleted.model_fields["type"].default, seq__lte=self.earlier_seq
+        ).order_by("seq")
+        return [file for data in completed.values_list("data", flat=True) for file in data.get("files", [])]

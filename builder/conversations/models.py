@@ -92,6 +92,9 @@ class Message(BaseModel):
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=16, choices=Role.choices)
     content = models.TextField(blank=True)
+    # An assistant message's files, produced by tools during its run (a rendered video): a list of
+    # ``{"node_id", "url", "name", "content_type", "size"}`` (``engine.runtime.events.FileInfo``).
+    files: models.JSONField[Any, Any] = models.JSONField(_("files"), default=list, blank=True)
     run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
 
     class Meta:

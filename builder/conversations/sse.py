@@ -2,7 +2,9 @@
 
 ``{"query": "...", "conversation_id"?: "...", "stream"?: true}``. Streaming answers
 ``text/event-stream`` (``event: <type>`` / ``data: <json>``), ending with the run's terminal event;
-``"stream": false`` waits and answers ``{"answer", "run_id", "conversation_id", "status", "usage"}``.
+``"stream": false`` waits and answers ``{"answer", "files", "run_id", "conversation_id", "status",
+"usage"}``: ``files`` are those tools produced for the answer (a rendered video), as
+``message.completed`` carries them (``{"node_id", "url", "name", "content_type", "size", "field"}``).
 Authentication: ``Authorization: Bearer al_…`` (API key) or the builder session (+ CSRF token).
 Error messages are in the request's language (``Accept-Language``), like the rest of the API.
 """
@@ -160,8 +162,13 @@ async def chat(request: HttpRequest, bot_id: Any) -> HttpResponseBase:
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
     final: dict[str, Any] = {}
+    files: list[dict[str, Any]] = []
     async for event in _events(channel, group, run_id):
-        if event is not None and event["type"] in TERMINAL_TYPES:
+        if event is None:
+            continue
+        if event["type"] == "message.completed":
+            files = event.get("files", [])
+        elif event["type"] in TERMINAL_TYPES:
             final = event
     status = {"run.finished": "finished", "run.paused": "paused"}.get(final.get("type", ""), "failed")
     return JsonResponse(
@@ -170,6 +177,7 @@ async def chat(request: HttpRequest, bot_id: Any) -> HttpResponseBase:
             "run_id": run_id,
             "status": status,
             "answer": final.get("answer", ""),
+            "files": files,
             "usage": final.get("usage", {}),
             "error": translated_event(final).get("error"),
         },

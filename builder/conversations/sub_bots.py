@@ -17,7 +17,7 @@ from builder.bots.models import Bot
 from builder.bots.permissions import check_bot_permission
 from builder.core.exceptions import ApplicationError
 from builder.engine.runtime.contract import NodeContext, RuntimeServices, node_error, phrase
-from builder.engine.runtime.events import MessageDelta, RunEvent
+from builder.engine.runtime.events import MessageDelta, RunEvent, ToolFile
 from builder.engine.runtime.runner import RunOutcome, RunRequest
 
 if TYPE_CHECKING:
@@ -70,6 +70,9 @@ class PublishedBotRunner:
         async def forward(event: RunEvent) -> None:
             if isinstance(event, MessageDelta):
                 await ctx.emit_node_delta({"text": event.text})
+            elif isinstance(event, ToolFile):  # the called bot's video belongs to the caller's answer too
+                file = event.model_dump(include={"url", "name", "content_type", "size", "field"})
+                await ctx.emit_tool_file(event.tool, **file)
 
         outcome = await runner.run(
             RunRequest(

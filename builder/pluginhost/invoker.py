@@ -19,6 +19,7 @@ workspace's settings (``register_toolsets``; cached by ``toolsets.ToolSetCache``
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from django.utils.translation import gettext_noop
@@ -38,10 +39,28 @@ from builder.sdk.tools import JobHandle, ToolSpec
 ProgressCallback = Callable[[str, float | None, str], Awaitable[None]]
 
 
-class JobRunner(Protocol):
-    """Follows a long-running tool's job to its output (``job_runner.PluginJobRunner``)."""
+@dataclass(frozen=True)
+class StoredFile:
+    """A result file of a job, kept in the file storage: the output ``field`` whose value is its
+    ``url``, the ``name`` a user would save it as, its media type and size (bytes, when known)."""
 
-    async def run(self, spec: ToolSpec[Any, Any], job: JobHandle, ctx: PluginContext) -> Any: ...
+    field: str
+    url: str
+    name: str
+    content_type: str
+    size: int | None = None
+
+
+FileCallback = Callable[[StoredFile], Awaitable[None]]
+
+
+class JobRunner(Protocol):
+    """Follows a long-running tool's job to its output (``job_runner.PluginJobRunner``), telling
+    ``on_file`` of each result file the host stored before it returns."""
+
+    async def run(
+        self, spec: ToolSpec[Any, Any], job: JobHandle, ctx: PluginContext, *, on_file: FileCallback
+    ) -> Any: ...
 
 
 def _error(code: str, template: str, *, retryable: bool = False, **params: Any) -> NodeError:
@@ -56,7 +75,9 @@ class PluginToolInvoker:
     ``http`` is the run's SSRF-safe client (each plugin gets it limited to its manifest's hosts).
     Progress goes to ``on_progress`` when given, else to the node's ``emit_tool_progress`` (the
     chat's ``tool.progress`` events). ``job_runner`` follows long-running tools' jobs; without it
-    they fail with ``long_running_unavailable``. ``host`` defaults to the process's plugin host.
+    they fail with ``long_running_unavailable``. The files a job's result keeps go to the node's
+    ``emit_tool_file`` (``tool.file``: the chat shows a video as a video). ``host`` defaults to the
+    process's plugin host.
     """
 
     def __init__(
@@ -115,6 +136,11 @@ class PluginToolInvoker:
             else:
                 await ctx.emit_tool_progress(label, percent, note)
 
+        async def report_file(file: StoredFile) -> None:
+            await ctx.emit_tool_file(
+                label, url=file.url, name=file.name, content_type=file.content_type, size=file.size, field=file.field
+            )
+
         plugin_ctx = plugin_context(
             loaded,
             config=config,
@@ -135,7 +161,7 @@ class PluginToolInvoker:
                         plugin=plugin,
                         tool=tool,
                     )
-                return await self.job_runner.run(spec, output, plugin_ctx)
+                return await self.job_runner.run(spec, output, plugin_ctx, on_file=report_file)
             return output_json(output)
         except ToolError as error:
             raise NodeError(

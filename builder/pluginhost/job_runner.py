@@ -2,7 +2,9 @@
 
 ``PluginJobRunner.run`` keeps the job (``jobs.job_start``, which schedules its polls) and waits
 until the ``PluginJob`` row says it is over, showing each new percent and note in the chat as a
-``tool.progress`` event on the way (the node's progress path, ``ctx.progress``).
+``tool.progress`` event on the way (the node's progress path, ``ctx.progress``). When the job
+succeeded, each result file the poller stored (``job_files.py``) goes to ``on_file`` before the
+output is returned (the chat's ``tool.file``: a video shown as a video, not as a link).
 
 How the waiting node learns what the poller did: the row is the truth, read again whenever this
 process changed it (``jobs.watch_job``: the embedded default, where polls run on the same event
@@ -20,10 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import mimetypes
+from pathlib import PurePosixPath
 from typing import Any, Final
 
+from asgiref.sync import sync_to_async
+from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from builder.pluginhost.invoker import FileCallback, StoredFile
 from builder.pluginhost.jobs import (
     CANCEL_TIMEOUT_S,
     CANCELLED_MESSAGE,
@@ -52,15 +59,18 @@ MAX_WAIT_S: Final = 1.0
 class PluginJobRunner:
     """Implements ``invoker.JobRunner``: start following the job, then wait for its output."""
 
-    async def run(self, spec: ToolSpec[Any, Any], job: JobHandle, ctx: PluginContext) -> Any:
+    async def run(self, spec: ToolSpec[Any, Any], job: JobHandle, ctx: PluginContext, *, on_file: FileCallback) -> Any:
         await resume_orphaned_jobs_once()
         record = await job_start(spec=spec, handle=job, ctx=ctx)
-        return await wait_for_job(record, spec=spec, ctx=ctx)
+        return await wait_for_job(record, spec=spec, ctx=ctx, on_file=on_file)
 
 
-async def wait_for_job(job: PluginJob, *, spec: ToolSpec[Any, Any], ctx: PluginContext) -> Any:
-    """The job's output once it succeeded; ``ToolError`` (``job_failed``, ``job_expired``,
-    ``job_cancelled``, or the code of what went wrong) when it did not."""
+async def wait_for_job(
+    job: PluginJob, *, spec: ToolSpec[Any, Any], ctx: PluginContext, on_file: FileCallback | None = None
+) -> Any:
+    """The job's output once it succeeded (its stored files told to ``on_file`` first);
+    ``ToolError`` (``job_failed``, ``job_expired``, ``job_cancelled``, or the code of what went
+    wrong) when it did not."""
     job_id = str(job.pk)
     shown: tuple[float | None, str] = (None, "")
     wait_s = FIRST_WAIT_S
@@ -73,6 +83,9 @@ async def wait_for_job(job: PluginJob, *, spec: ToolSpec[Any, Any], ctx: PluginC
                     shown = (job.percent, job.note)
                     await ctx.progress(job.percent, job.note)
                 if job.status != Status.RUNNING:
+                    if job.status == Status.SUCCEEDED and on_file is not None:
+                        for file in await stored_files(job):
+                            await on_file(file)
                     return _outcome(job)
                 if ctx.cancelled():
                     await job_cancel(job, spec=spec, ctx=ctx)
@@ -95,6 +108,35 @@ async def wait_for_job(job: PluginJob, *, spec: ToolSpec[Any, Any], ctx: PluginC
             except (Exception, asyncio.CancelledError):
                 logger.warning("plugin job %s: could not cancel it with its run", job_id, exc_info=True)
             raise
+
+
+async def stored_files(job: PluginJob) -> list[StoredFile]:
+    """The result files a succeeded job keeps, with the URL its output gives each."""
+    output: dict[str, Any] = job.output if isinstance(job.output, dict) else {}
+    return [await _stored_file(name, output) for name in job.files]
+
+
+async def _stored_file(name: str, output: dict[str, Any]) -> StoredFile:
+    stored_as = PurePosixPath(name).name
+    # job_files names a file "<output field>-<its own name>", and the field holds its URL; the
+    # longest field wins, should one field's name start another's.
+    field = max((key for key in output if stored_as.startswith(f"{key}-")), key=len, default="")
+    url = output.get(field) if field else None
+    if not isinstance(url, str):
+        url = default_storage.url(name)
+    try:
+        size: int | None = await sync_to_async(default_storage.size, thread_sensitive=False)(name)
+    except Exception:  # the size is a hint for the chat: a storage that cannot tell leaves it out
+        logger.warning("plugin job file %s: its size is unknown", name, exc_info=True)
+        size = None
+    return StoredFile(
+        field=field,
+        url=url,
+        name=stored_as.removeprefix(f"{field}-") if field else stored_as,
+        # What the file is served as: the media view and storage backends go by its name too.
+        content_type=mimetypes.guess_type(stored_as)[0] or "application/octet-stream",
+        size=size,
+    )
 
 
 def _outcome(job: PluginJob) -> Any:

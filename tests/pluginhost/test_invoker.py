@@ -13,7 +13,7 @@ from django.db import connections
 from builder.accounts.models import Workspace
 from builder.core.ssrf import SsrfSafeHttpClient
 from builder.engine.runtime.contract import NodeError, RuntimeServices
-from builder.pluginhost.invoker import PluginToolInvoker
+from builder.pluginhost.invoker import FileCallback, PluginToolInvoker, StoredFile
 from builder.pluginhost.manager import PluginHost
 from builder.pluginhost.models import PluginInstallation
 from builder.pluginhost.services import plugin_configure, plugin_enable
@@ -179,16 +179,27 @@ async def test_a_long_running_tool_needs_a_job_runner(workspace: Workspace, exam
     )
 
     class Runner:
-        async def run(self, spec: Any, job: JobHandle, ctx: Any) -> Any:
+        async def run(self, spec: Any, job: JobHandle, ctx: Any, *, on_file: FileCallback) -> Any:
+            await on_file(StoredFile(field="url", url="/media/clip.mp4", name="clip.mp4", content_type="video/mp4"))
             return {"job": job.job_id, "workspace": ctx.workspace_id}
 
     error = await failure(invoker(workspace), "example", "render", {"text": "x"})
-    result = await invoker(workspace, job_runner=Runner()).invoke(
-        "example", "render", {"text": "x"}, context(invoker(workspace))
-    )
+    node_ctx = context(invoker(workspace))
+    result = await invoker(workspace, job_runner=Runner()).invoke("example", "render", {"text": "x"}, node_ctx)
 
     assert error.code == "long_running_unavailable"
     assert result == {"job": "job-1", "workspace": str(workspace.pk)}
+    # The job's stored file reaches the node (the chat's tool.file), named by the tool that made it.
+    assert [delta for delta in node_ctx.deltas if "tool_file" in delta] == [
+        {
+            "tool_file": "example/render",
+            "url": "/media/clip.mp4",
+            "name": "clip.mp4",
+            "content_type": "video/mp4",
+            "size": None,
+            "field": "url",
+        }
+    ]
 
 
 async def test_the_catalog_describes_tools_for_a_model(workspace: Workspace) -> None:

@@ -87,6 +87,17 @@ async def test_progress_reaches_the_node_and_the_video_is_stored(render_api: Fak
         assert set(percents) <= {10, 40, 80, 100} and percents[-1] == 100
         assert percents == sorted(percent or 0 for percent in percents)
     assert ctx.deltas_with("note")[-1] == "rendered"
+    # The stored video reaches the node as a file (the chat's tool.file), after the last progress.
+    [file] = [delta for delta in ctx.deltas if "tool_file" in delta]
+    assert file == {
+        "tool_file": f"{PLUGIN}/render",
+        "url": result["video_url"],
+        "name": "clip.mp4",
+        "content_type": "video/mp4",
+        "size": len(video_bytes(fake.id)),
+        "field": "video_url",
+    }
+    assert ctx.deltas.index(file) == len(ctx.deltas) - 1
     job = await job_row(job_id=fake.id)
     assert (job.status, job.percent, job.output) == (Status.SUCCEEDED, 100.0, result)
     assert job.workspace_id == workspace.pk and job.run_id == "run-jobs" and job.attempts == 4

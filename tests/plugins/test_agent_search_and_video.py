@@ -4,8 +4,10 @@ against a scripted Tavily on 127.0.0.1, video_generation with its offline storyb
 long-running job that renders a real MP4 here), and the scripted OpenAI-compatible model that
 reads each tool's result before its next step.
 
-The chat shows the job's progress (``tool.progress``) while the video renders, then the answer
-with the stored video's URL, which the server plays back as an H.264 MP4.
+The chat shows the job's progress (``tool.progress``) while the video renders, then the stored
+video as a file (``tool.file``, ``video/mp4``: clients show it as a video, not as a link), then the
+answer with the video's URL, which the server plays back as an H.264 MP4. The completed message
+carries the video too, and the assistant message keeps it (the REST messages API returns it).
 
 The run executes on the server's event loop, on the mode's database and channel layer (as in
 ``tests/pluginhost/test_jobs_chat.py``: a run waiting for its job's polls on the suite's single
@@ -30,7 +32,7 @@ import plugins.web_search
 from builder.accounts.roles import Role
 from builder.accounts.services import api_key_create
 from builder.bots.services import bot_publish
-from builder.conversations.models import Conversation
+from builder.conversations.models import Conversation, Message
 from builder.conversations.services import conversation_create
 from builder.pluginhost.manager import PluginHost, set_host
 from builder.pluginhost.models import PluginJob
@@ -224,13 +226,42 @@ async def test_an_agent_searches_then_renders_a_video_with_progress_in_the_chat(
 
     # The answer links the stored video, which the server plays: an MP4 (ftyp box) of H.264 video.
     assert events[-1]["answer"] == f"Your storyboard is ready: {video['video_url']}"
-    async with httpx.AsyncClient() as client:
-        played = await client.get(f"{chat_server.http}{video['video_url']}")
+    async with httpx.AsyncClient(base_url=chat_server.http) as client:
+        played = await client.get(video["video_url"])
+        listed = await client.get(
+            f"/api/v1/conversations/{conversation.pk}/messages", headers={"Authorization": f"Bearer {key}"}
+        )
     assert played.status_code == 200 and played.headers["content-type"] == "video/mp4"
     assert played.content[4:8] == b"ftyp"
     saved = tmp_path / "played.mp4"
     saved.write_bytes(played.content)
     assert "Video: h264" in probe(saved)
+
+    # The video reached the chat as a video file of the agent's call, once it was stored (after the
+    # render's last progress, before the agent went on), with the URL the answer gives; its
+    # thumbnail as an image.
+    shown, thumbnail = [event for event in events if event["type"] == "tool.file"]
+    assert (shown["node_id"], shown["tool"], shown["content_type"]) == ("agent", VIDEO_TOOL, "video/mp4")
+    assert shown["url"] == video["video_url"] and shown["name"].endswith(".mp4")
+    assert shown["size"] == len(played.content)
+    assert (thumbnail["content_type"], thumbnail["url"]) == ("image/jpeg", video["thumbnail_url"])
+    # Which output field each came from tells the video from its poster.
+    assert (shown["field"], thumbnail["field"]) == ("video_url", "thumbnail_url")
+    last_progress = max(i for i, event in enumerate(events) if event["type"] == "tool.progress")
+    assert last_progress < events.index(shown) < events.index(agent)
+    # The completed message carries them (a client that joins late shows them too), and the answer
+    # keeps them.
+    fields = ("node_id", "url", "name", "content_type", "size", "field")  # a tool.file's, but the tool
+    files = [{field: file[field] for field in fields} for file in (shown, thumbnail)]
+    [completed] = [event for event in events if event["type"] == "message.completed"]
+    assert completed["files"] == files
+    answer = await Message.objects.aget(run_id=events[-1]["run_id"], role=Message.Role.ASSISTANT)
+    assert answer.files == files
+    assert listed.status_code == 200, listed.text
+    assert [(message["role"], message["files"]) for message in listed.json()["results"]] == [
+        ("user", []),
+        ("assistant", files),
+    ]
 
 
 async def test_cancelling_the_run_while_the_agent_waits_for_its_video_cancels_the_job(

@@ -9,6 +9,7 @@ from langgraph.types import interrupt
 
 from builder.engine.i18n import gettext_noop
 from builder.engine.runtime.contract import RuntimeServices, node_error
+from builder.engine.runtime.events import FileInfo
 from builder.engine.runtime.pool import VariablePool
 from builder.engine.values import coerce_value
 
@@ -53,6 +54,12 @@ class RunNodeContext:
 
     async def emit_tool_progress(self, tool: str, percent: float | None, note: str = "") -> None:
         await self._session.tool_progress(self._node, tool, percent, note)
+
+    async def emit_tool_file(
+        self, tool: str, *, url: str, name: str, content_type: str, size: int | None = None, field: str = ""
+    ) -> None:
+        file = FileInfo(node_id=self._node.id, url=url, name=name, content_type=content_type, size=size, field=field)
+        await self._session.tool_file(tool, file)
 
     def set_variable(self, scope: str, name: str, value: Any) -> None:
         prefix = SCOPES.get(scope)

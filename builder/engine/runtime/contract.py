@@ -258,6 +258,12 @@ class NodeContext(Protocol):
     async def emit_tool_progress(self, tool: str, percent: float | None, note: str = "") -> None:
         """Progress of a long tool (video rendering…) for the chat."""
 
+    async def emit_tool_file(
+        self, tool: str, *, url: str, name: str, content_type: str, size: int | None = None, field: str = ""
+    ) -> None:
+        """A file the tool produced and the host stored (a rendered video): sent to the chat as
+        ``tool.file`` and kept with the run's answer, so clients show it by its type."""
+
     def set_variable(self, scope: str, name: str, value: Any) -> None:
         """Write a conversation (``conv``) or user (``user``) variable; persisted by the host."""
 

@@ -106,9 +106,28 @@ class MessageDelta(_Event):
     text: str
 
 
+class FileInfo(BaseModel):
+    """A file a tool produced and the host stored (a rendered video). Clients show it by its
+    ``content_type`` (a video inline as a video, not as a link); ``size`` is in bytes, when known."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    node_id: str
+    url: str
+    name: str
+    content_type: str
+    size: int | None = Field(default=None, ge=0)
+    # The tool output's field that holds the URL (``video_url``, ``thumbnail_url``): tells a
+    # video from its poster image when a tool returns both.
+    field: str = ""
+
+
 class MessageCompleted(_Event):
     type: Literal["message.completed"] = "message.completed"
     text: str
+    # The files tools produced during the run (each also sent as ``tool.file`` when it was stored),
+    # so a client that joins late has the whole message.
+    files: list[FileInfo] = Field(default_factory=list)
 
 
 class ToolProgress(_Event):
@@ -117,6 +136,20 @@ class ToolProgress(_Event):
     tool: str
     percent: float | None = Field(default=None, ge=0, le=100)
     note: str = ""
+
+
+class ToolFile(_Event):
+    """A tool (a tool node, or an agent's tool call) produced a file the host stored: ``FileInfo``'s
+    fields, with the tool (``plugin/tool``) that made it."""
+
+    type: Literal["tool.file"] = "tool.file"
+    node_id: str
+    tool: str
+    url: str
+    name: str
+    content_type: str
+    size: int | None = Field(default=None, ge=0)
+    field: str = ""
 
 
 class RunPaused(_Event):
@@ -148,6 +181,7 @@ RunEvent = Annotated[
     | MessageDelta
     | MessageCompleted
     | ToolProgress
+    | ToolFile
     | RunPaused
     | RunFinished
     | RunFailed,

@@ -21,6 +21,7 @@ from builder.engine.i18n import gettext_noop
 from builder.engine.runtime.contract import RuntimeServices, Usage
 from builder.engine.runtime.events import (
     ErrorInfo,
+    FileInfo,
     MessageCompleted,
     MessageDelta,
     NodeDelta,
@@ -32,6 +33,7 @@ from builder.engine.runtime.events import (
     RunFinished,
     RunPaused,
     RunStarted,
+    ToolFile,
     ToolProgress,
     UsageInfo,
 )
@@ -80,6 +82,8 @@ class RunSession:
         self._open: dict[int, _OpenNode] = {}
         self.stream = AnswerStream(plan)
         self.message: list[str] = []
+        # Files tools produced in this leg of the run: message.completed carries them.
+        self.files: list[FileInfo] = []
         # A question resumed after a pause already has its node.started in the log.
         self.already_started: set[str] = set()
         # The first node whose failure fails the run (the others still running are stopped).
@@ -216,6 +220,10 @@ class RunSession:
         fields = {"node_id": node.id, "tool": tool, "percent": percent, "note": note}
         await self._flush([(ToolProgress, fields)])
 
+    async def tool_file(self, tool: str, file: FileInfo) -> None:
+        self.files.append(file)
+        await self._flush([(ToolFile, {"tool": tool, **file.model_dump()})])
+
     async def close_open_nodes(self, error: ErrorInfo) -> None:
         """Fail every node still running (cancel, or a sibling's failure ended the run)."""
         while self._open:
@@ -237,15 +245,15 @@ class RunSession:
     async def run_finished(self, *, outputs: dict[str, Any], usage: Usage, latency_ms: float) -> None:
         pending = self._messages(self.stream.flush())
         answer = "".join(self.message)
-        pending.append((MessageCompleted, {"text": answer}))
+        pending.append((MessageCompleted, {"text": answer, "files": list(self.files)}))
         fields = {"answer": answer, "outputs": outputs, "usage": usage_info(usage), "latency_ms": latency_ms}
         pending.append((RunFinished, fields))
         await self._flush(pending)
 
     async def run_paused(self, *, node_id: str, question: dict[str, Any]) -> None:
         pending = self._messages(self.stream.flush())
-        if self.message:
-            pending.append((MessageCompleted, {"text": "".join(self.message)}))
+        if self.message or self.files:
+            pending.append((MessageCompleted, {"text": "".join(self.message), "files": list(self.files)}))
         pending.append((RunPaused, {"node_id": node_id, "question": question}))
         await self._flush(pending)
 

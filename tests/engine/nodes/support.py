@@ -100,6 +100,12 @@ class StubContext:
     async def emit_tool_progress(self, tool: str, percent: float | None, note: str = "") -> None:
         self.deltas.append({"tool_progress": tool, "percent": percent, "note": note})
 
+    async def emit_tool_file(
+        self, tool: str, *, url: str, name: str, content_type: str, size: int | None = None, field: str = ""
+    ) -> None:
+        file = {"url": url, "name": name, "content_type": content_type, "size": size, "field": field}
+        self.deltas.append({"tool_file": tool, **file})
+
     def set_variable(self, scope: str, name: str, value: Any) -> None:
         raise AssertionError("model nodes do not write variables")
 
