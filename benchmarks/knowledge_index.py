@@ -20,29 +20,34 @@ embedded default SQLite, or PostgreSQL + pgvector from ``pgserver``):
 The corpus is synthetic: chunks of 120 English words drawn from SciFact's word frequencies, 50
 chunks (paragraphs) per document, so 100k chunks are 2,000 uploaded documents. Random text is the
 hard case for BM25: a question's mid-frequency words each occur in 5-40% of the chunks. On SQLite a
-knowledge base of 20k chunks or more is searched in memory once its copy is built; the copy is
-built in the background after the first search (``--no-memory-copies``: FTS5 and sqlite-vec only),
-and here explicitly (``warm``) before timing, its build time printed. ``--quick``: 2,000 and 10,000
-chunks, 50 queries. Nothing is asserted.
+knowledge base of 20k chunks or more is searched in memory once its copy is built, on PostgreSQL
+one of 5k chunks or more is ranked by BM25 in memory (its vectors stay in pgvector); the copy is
+built in the background after the first search (``--no-memory-copies``: SQLite only, FTS5 and
+sqlite-vec), and here explicitly (``warm``) before timing, its build time printed. ``--quick``:
+2,000 and 10,000 chunks, 50 queries. Nothing is asserted.
 
-Measured on 2 shared cores (other engineers' jobs running, load average 1-2), 2026-11-25, with
-the defaults (``--backend sqlite`` ~3 min, ``--backend postgres`` ~25 min); MiniLM: a query
-8-9 ms p50, 11-13 ms p95, documents ~38 chunks/s:
+Measured on 2 shared cores (other engineers' jobs running), 2026-11-25, with the defaults:
+SQLite (``--backend sqlite``, ~3 min, load average 1-2; MiniLM: a query 8-9 ms p50, 11-13 ms p95,
+documents ~38 chunks/s) and PostgreSQL (``--backend postgres``, ~17 min, load average 2-3); the
+"no copies" columns are SQLite with ``--no-memory-copies`` and PostgreSQL before it had copies
+(BM25 in SQL):
 
-    ms p50 / p95         sqlite 10k    sqlite 100k    (no copies)     postgres 10k   postgres 100k
-    full_text             7.0 / 10.9    9.0 / 10.9     66.6 / 104.3    37.9 / 60.1   303.8 / 511.9
-    semantic             20.7 / 23.6   31.1 / 36.9     75.4 /  78.5    19.0 / 23.0    31.8 /  40.8
-    hybrid               28.9 / 34.8   35.8 / 43.5     96.2 / 123.9    44.5 / 73.8   335.9 / 574.2
+    ms p50 / p95     sqlite 10k    sqlite 100k   (no copies)    postgres 10k  postgres 100k  (no copies)
+    full_text        7.0 / 10.9    9.0 / 10.9    66.6 / 104.3   2.9 /  3.3    10.8 / 13.5    303.8 / 511.9
+    semantic        20.7 / 23.6   31.1 / 36.9    75.4 /  78.5   20.1 / 25.8    32.1 / 40.7     31.8 /  40.8
+    hybrid          28.9 / 34.8   35.8 / 43.5    96.2 / 123.9   27.3 / 36.1    42.4 / 57.3    335.9 / 574.2
 
     ingestion, chunks/s  sqlite 10k    sqlite 100k    postgres 10k   postgres 100k
-    economical            2,206         1,798          899            893
-    high quality          1,626         1,430          426            390
+    economical            2,206         1,798          955            862
+    high quality          1,626         1,430          260            377
 
-SQLite 100k: the in-memory copy took 6.2 s to build and 240 MB. Every figure includes what the
-node pays besides the search: reading the allow-list of ready documents (2,000 here, ~6 ms) and,
-for semantic and hybrid, embedding the query. PostgreSQL high quality is bound by pgvector's
-HNSW inserts (~1 ms a vector for embedding-like vectors, ~4 ms for uniform random ones), its
-BM25 by scoring each matching chunk's tsvector in SQL.
+In-memory copies at 100k: SQLite's (BM25 and vectors) took 6.2 s to build and 240 MB,
+PostgreSQL's (BM25 only) 7.0 s and 94 MB (10k: 0.7 s, 12 MB); a build needs about three times
+its size while it runs. Every figure includes what the node pays besides the search: reading the
+allow-list of ready documents (2,000 here, ~6 ms) and, for semantic and hybrid, embedding the
+query. PostgreSQL high quality is bound by pgvector's HNSW inserts (~1 ms a vector for
+embedding-like vectors, ~4 ms for uniform random ones); without a copy its BM25 is bound by
+scoring each matching chunk's tsvector in SQL.
 """
 
 from __future__ import annotations
@@ -64,7 +69,7 @@ MODES = ["full_text", "semantic", "hybrid"]
 
 
 def run_size(bench: Deployment, size: int, queries: list[str], repetitions: int, memory_copies: bool) -> None:
-    from builder.knowledge.index import SqliteKnowledgeIndex
+    from builder.knowledge.index import PgKnowledgeIndex, SqliteKnowledgeIndex
 
     index = bench.use_index("jieba", memory_copies=memory_copies)
     documents = list(synthetic_documents(size))
@@ -81,10 +86,10 @@ def run_size(bench: Deployment, size: int, queries: list[str], repetitions: int,
         flush=True,
     )
     kb = kbs["high_quality"]
-    if isinstance(index, SqliteKnowledgeIndex) and memory_copies:
+    if isinstance(index, SqliteKnowledgeIndex | PgKnowledgeIndex) and memory_copies:
         started = time.perf_counter()
         index.warm([str(kb.pk)])
-        copies = index._residents.values()
+        copies = index._copies.copies.values()
         size_mb = sum(copy.nbytes for copy in copies) / 1e6
         if copies:
             print(f"    in-memory copy built in {time.perf_counter() - started:.1f} s, {size_mb:.0f} MB", flush=True)

@@ -5,7 +5,8 @@ services, Celery tasks and benchmarks use the same code.
 
 - :class:`SqliteKnowledgeIndex` — the embedded default: one SQLite file, FTS5 + sqlite-vec; large
   knowledge bases are searched in an in-memory copy of it (:mod:`~builder.knowledge.index.resident`).
-- :class:`PgKnowledgeIndex` — production: PostgreSQL full text with BM25 in SQL, pgvector HNSW.
+- :class:`PgKnowledgeIndex` — production: PostgreSQL full text with BM25 in SQL, pgvector HNSW;
+  large knowledge bases are ranked by BM25 in an in-memory copy of their postings.
 
 Both satisfy :class:`KnowledgeIndex` and rank alike (same analyzer, same BM25).
 :mod:`~builder.knowledge.index.fusion` fuses their rankings for hybrid retrieval.

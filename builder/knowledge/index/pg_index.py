@@ -17,29 +17,42 @@ Vectors: one table per knowledge base (``vectors_<space>``, ``vector(dimension)`
 cosine index; pgvector 0.6 cannot build HNSW over 2,000 dimensions, so larger vectors are
 searched exactly.
 
+Large knowledge bases (``resident_min_chunks`` chunks or more) are ranked by BM25 in an in-memory
+copy of their postings (:mod:`~builder.knowledge.index.resident`): the SQL above took ~300 ms at
+100k chunks (it reads the tsvector of every chunk that matches a query term), the copy a few ms,
+with the same scores. Every write sets the space's ``version`` from a sequence (never reused,
+even by a re-created space); a copy answers a search only when its version is the one the
+search's snapshot sees, and a missing or stale one is rebuilt in the background meanwhile SQL
+answers (:mod:`~builder.knowledge.index.resident_cache`). Vectors stay in pgvector.
+
 Writers to a knowledge base take its ``spaces`` row lock first, so concurrent batches queue
-instead of deadlocking on the shared document-frequency rows.
+instead of deadlocking on the shared document-frequency rows, and a space's versions grow in
+the order its writes commit.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Generator, Iterable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
-from typing import Any, LiteralString
+from typing import Any, LiteralString, cast
 from urllib.parse import urlsplit, urlunsplit
 
+import numpy as np
+import numpy.typing as npt
 import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from builder.knowledge.index import bm25
+from builder.knowledge.index import bm25, resident
 from builder.knowledge.index.analysis import Analyzer
 from builder.knowledge.index.base import (
+    FILTER_OVERFETCH,
+    MIN_FILTER_FETCH,
     NO_FILTER,
     Chunk,
     Hit,
@@ -61,8 +74,9 @@ from builder.knowledge.index.base import (
     prepare_chunks,
     query_terms,
 )
+from builder.knowledge.index.resident_cache import RESIDENT_MAX_BYTES, ResidentCache
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 DEFAULT_SCHEMA = "knowledge_index"
 # pgvector 0.6: "column cannot have more than 2000 dimensions for hnsw index".
 MAX_HNSW_DIMENSION = 2000
@@ -71,19 +85,27 @@ MAX_HNSW_DIMENSION = 2000
 MAX_POSITIONS = 256
 # pgvector's default hnsw.ef_search; raised to the number of candidates a filtered search wants.
 _MIN_EF_SEARCH = 40
+# Knowledge bases this large are ranked by BM25 in memory (see the module docstring). Lower than
+# SQLite's: PostgreSQL's BM25 in SQL is slower (10k chunks: full-text p95 60 ms), and a copy
+# without vectors is small (~1 MB per 1,000 chunks of 120 words).
+RESIDENT_MIN_CHUNKS = 5_000
+# Rows per message when a copy is read.
+_COPY_FETCH = 1_000
 
 Cursor = psycopg.Cursor[tuple[Any, ...]]
 
 _SCHEMA: tuple[LiteralString, ...] = (
     "CREATE SCHEMA IF NOT EXISTS {s}",
     "CREATE TABLE IF NOT EXISTS {s}.meta (key text PRIMARY KEY, value text NOT NULL)",
+    "CREATE SEQUENCE IF NOT EXISTS {s}.write_version",
     """CREATE TABLE IF NOT EXISTS {s}.spaces (
         id bigserial PRIMARY KEY,  -- names the space's vector table: vectors_<id>
         kb_id text NOT NULL UNIQUE,
         dimension integer,  -- NULL: economical mode, no vector table
         chunk_count bigint NOT NULL DEFAULT 0,
         total_length bigint NOT NULL DEFAULT 0,  -- tokens in all chunks: BM25's average length
-        vector_count bigint NOT NULL DEFAULT 0
+        vector_count bigint NOT NULL DEFAULT 0,
+        version bigint NOT NULL DEFAULT 0  -- set from write_version by every write to the space
     )""",
     """CREATE TABLE IF NOT EXISTS {s}.chunks (
         chunk_id text PRIMARY KEY,
@@ -111,10 +133,10 @@ _HIT_COLUMNS = "c.chunk_id, c.kb_id, c.document_id, c.text, c.metadata"
 
 _SEARCH_TEXT: LiteralString = """
 WITH q AS MATERIALIZED (
-    SELECT t.kb_id, t.term,
+    SELECT t.kb_id, t.term, p.ord,
            GREATEST(ln((s.chunk_count - t.df + 0.5)::float8 / (t.df + 0.5)), %(min_idf)s) AS idf,
            s.total_length::float8 / s.chunk_count AS avgdl
-    FROM unnest(%(pair_kb_ids)s::text[], %(pair_terms)s::text[]) AS p(kb_id, term)
+    FROM unnest(%(pair_kb_ids)s::text[], %(pair_terms)s::text[]) WITH ORDINALITY AS p(kb_id, term, ord)
     JOIN {s}.terms t ON t.kb_id = p.kb_id AND t.term = p.term
     JOIN {s}.spaces s ON s.kb_id = t.kb_id
 ),
@@ -126,17 +148,33 @@ matches AS MATERIALIZED (
     CROSS JOIN LATERAL unnest(ts_filter(setweight(c.lexemes, 'A', %(terms)s::text[]), '{{a}}')) AS m
     WHERE c.kb_id = ANY(%(kb_ids)s) AND c.lexemes @@ %(tsquery)s::tsquery {filter}
 ),
+-- Computed as FTS5's bm25() and resident.ResidentSpace.text_scores compute it, down to the order
+-- of the operations and of the sum (the query's): the same doubles, so ties are ties on every path.
 scored AS (
     SELECT x.chunk_id,
-           SUM(q.idf * x.tf * (%(k1)s + 1) / (x.tf + %(k1)s * (1 - %(b)s + %(b)s * x.length / q.avgdl))) AS score
+           SUM(q.idf * ((x.tf * (%(k1)s + 1)) / (x.tf + %(k1)s * (1 - %(b)s + %(b)s * x.length / q.avgdl)))
+               ORDER BY q.ord) AS score
     FROM matches x JOIN q ON q.kb_id = x.kb_id AND q.term = x.term
     GROUP BY x.chunk_id
-    ORDER BY score DESC, x.chunk_id
+    -- Ties by chunk id in code point order (COLLATE "C"), as best_hits and the copies break them,
+    -- whatever the database's collation.
+    ORDER BY score DESC, x.chunk_id COLLATE "C"
     LIMIT %(k)s
 )
 SELECT {columns}, scored.score
 FROM scored JOIN {s}.chunks c ON c.chunk_id = scored.chunk_id
-ORDER BY scored.score DESC, c.chunk_id
+ORDER BY scored.score DESC, c.chunk_id COLLATE "C"
+"""
+
+# Each chunk of a space with its distinct terms and their frequencies (positions), for a copy:
+# one pass over each tsvector; both arrays aggregate the same rows in the same order.
+_COPY_CHUNKS: LiteralString = """
+SELECT c.chunk_id, c.document_id, c.length, t.terms, t.tfs
+FROM {s}.chunks c
+CROSS JOIN LATERAL (
+    SELECT array_agg(m.lexeme) AS terms, array_agg(cardinality(m.positions)) AS tfs FROM unnest(c.lexemes) AS m
+) t
+WHERE c.kb_id = %s
 """
 
 
@@ -146,7 +184,9 @@ class _Space:
     kb_id: str
     dimension: int | None
     chunk_count: int
+    total_length: int
     vector_count: int
+    version: int
 
 
 class PgKnowledgeIndex:
@@ -156,6 +196,10 @@ class PgKnowledgeIndex:
     missing), so the index can share the application's database. ``analyzer`` as in
     :class:`~builder.knowledge.index.sqlite_index.SqliteKnowledgeIndex`. Thread-safe through a
     connection pool of at most ``pool_size`` connections.
+
+    ``resident_min_chunks``: knowledge bases with at least this many chunks are ranked by BM25 in
+    memory (``None``: never); ``resident_max_bytes`` bounds that memory. ``resident_inline``: build
+    a missing or stale copy inside the search that needs it instead of in the background (tests).
     """
 
     def __init__(
@@ -166,11 +210,23 @@ class PgKnowledgeIndex:
         analyzer: Analyzer | None = None,
         pool_size: int = 4,
         connect_timeout_s: float = 10.0,
+        resident_min_chunks: int | None = RESIDENT_MIN_CHUNKS,
+        resident_max_bytes: int = RESIDENT_MAX_BYTES,
+        resident_inline: bool = False,
     ):
         if not schema:
             raise InvalidInput("schema must be a non-empty name")
         self.schema = schema
         self._s = sql.Identifier(schema)
+        # nextval()'s argument: the sequence's name as text.
+        self._write_version = sql.Literal(sql.Identifier(schema, "write_version").as_string())
+        self._copies = ResidentCache(
+            min_chunks=resident_min_chunks,
+            max_bytes=resident_max_bytes,
+            inline=resident_inline,
+            version_of=self._space_version,
+            build_latest=self._build_latest,
+        )
         self._pool = ConnectionPool(
             dsn,
             min_size=1,
@@ -199,7 +255,7 @@ class PgKnowledgeIndex:
         with self._transaction(write=True) as cur:
             cur.execute(
                 self._sql(
-                    "INSERT INTO {s}.spaces (kb_id, dimension) VALUES (%s, %s) "
+                    "INSERT INTO {s}.spaces (kb_id, dimension, version) VALUES (%s, %s, nextval({v})) "
                     "ON CONFLICT (kb_id) DO NOTHING RETURNING id"
                 ),
                 (kb_id, dimension),
@@ -235,6 +291,7 @@ class PgKnowledgeIndex:
             cur.execute(self._sql("DELETE FROM {s}.terms WHERE kb_id = %s"), (kb_id,))
             cur.execute(sql.SQL("DROP TABLE IF EXISTS {t}").format(t=self._vector_table(row[0])))
             cur.execute(self._sql("DELETE FROM {s}.spaces WHERE id = %s"), (row[0],))
+        self._copies.forget(kb_id)
 
     def has_space(self, kb_id: str) -> bool:
         check_kb_id(kb_id)
@@ -298,31 +355,23 @@ class PgKnowledgeIndex:
             frequencies: dict[str, dict[str, int]] = defaultdict(dict)
             for kb_id, term, df in cur.fetchall():
                 frequencies[kb_id][term] = df
-            pairs = [
-                (kb_id, term)
-                for kb_id, space in spaces.items()
-                for term in bm25.scoring_terms(terms, frequencies[kb_id], space.chunk_count)
-            ]
-            if not pairs:
-                return []
-            scored = list(dict.fromkeys(term for _, term in pairs))
-            condition, params = _filter_sql(search_filter)
-            cur.execute(
-                self._sql(_SEARCH_TEXT, columns=sql.SQL(_HIT_COLUMNS), filter=condition),
-                {
-                    **params,
-                    "kb_ids": kb_list,
-                    "pair_kb_ids": [kb_id for kb_id, _ in pairs],
-                    "pair_terms": [term for _, term in pairs],
-                    "terms": scored,
-                    "tsquery": " | ".join(_tsquery_lexeme(term) for term in scored),
-                    "min_idf": bm25.MIN_IDF,
-                    "k1": bm25.K1,
-                    "b": bm25.B,
-                    "k": k,
-                },
-            )
-            return [_hit(row) for row in cur.fetchall()]
+            hits: list[Hit] = []
+            pairs: list[tuple[str, str]] = []  # (knowledge base, term) that SQL ranks
+            for kb_id, space in spaces.items():
+                scored = bm25.scoring_terms(terms, frequencies[kb_id], space.chunk_count)
+                if not scored:
+                    continue
+                copy = self._resident(cur, space)
+                if copy is None:
+                    pairs += [(kb_id, term) for term in scored]
+                    continue
+                idfs = [bm25.idf(space.chunk_count, frequencies[kb_id][term]) for term in scored]
+                scores = copy.text_scores(scored, idfs)
+                eligible = copy.text_candidates(scores, search_filter.document_ids)
+                hits += self._resident_hits(cur, copy, scores, eligible, k, search_filter)
+            if pairs:
+                hits += self._ranked_in_sql(cur, pairs, k, search_filter)
+            return best_hits(hits, k)
 
     def search_vector(
         self, kb_ids: Collection[str], vector: Sequence[float], *, k: int = 10, filter: SearchFilter | None = None
@@ -350,7 +399,17 @@ class PgKnowledgeIndex:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    def warm(self, kb_ids: Collection[str]) -> None:
+        """Build the in-memory copies of these knowledge bases now (those large enough to have one),
+        rather than in the background after their first search: for start-up and benchmarks."""
+        kb_list = check_search(kb_ids, 1)
+        with self._transaction(write=False) as cur:
+            for space in self._spaces(cur, kb_list).values():
+                if self._copies.wants(space) and self._copies.fresh(space) is None:
+                    self._copies.store(space.kb_id, self._build_resident(cur, space))
+
     def close(self) -> None:
+        self._copies.close()  # first: a build in progress holds a pooled connection
         self._pool.close()
 
     def __enter__(self) -> PgKnowledgeIndex:
@@ -364,7 +423,8 @@ class PgKnowledgeIndex:
     # -- internals ---------------------------------------------------------------------------
 
     def _sql(self, template: LiteralString, **parts: sql.Composable) -> sql.Composed:
-        return sql.SQL(template).format(s=self._s, **parts)
+        """``template`` with ``{s}`` the schema and ``{v}`` the name of its version sequence."""
+        return sql.SQL(template).format(s=self._s, v=self._write_version, **parts)
 
     def _vector_table(self, space_id: int) -> sql.Identifier:
         return sql.Identifier(self.schema, f"vectors_{space_id}")
@@ -394,6 +454,14 @@ class PgKnowledgeIndex:
                     ) from exc
             for statement in _SCHEMA:
                 cur.execute(self._sql(statement))
+            cur.execute(self._sql("SELECT value FROM {s}.meta WHERE key = 'schema_version'"))
+            if cur.fetchone() == ("1",):
+                # Version 2 added spaces.version (what an in-memory copy checks); nothing else changed.
+                cur.execute(
+                    self._sql("ALTER TABLE {s}.spaces ADD COLUMN IF NOT EXISTS version bigint NOT NULL DEFAULT 0")
+                )
+                cur.execute(self._sql("UPDATE {s}.spaces SET version = nextval({v})"))
+                cur.execute(self._sql("UPDATE {s}.meta SET value = %s WHERE key = 'schema_version'"), (SCHEMA_VERSION,))
             # Keep the tsvector in the row (compressed if need be) and move the text out first:
             # scoring reads the tsvector of every candidate, and a TOAST fetch each time tripled
             # the cost. (ALTER only once: it locks the table.)
@@ -429,7 +497,7 @@ class PgKnowledgeIndex:
     def _spaces(self, cur: Cursor, kb_ids: Collection[str], *, lock: bool = False) -> dict[str, _Space]:
         # Locking in kb_id order: two writers that need the same knowledge bases cannot deadlock.
         query = (
-            "SELECT id, kb_id, dimension, chunk_count, vector_count FROM {s}.spaces "
+            "SELECT id, kb_id, dimension, chunk_count, total_length, vector_count, version FROM {s}.spaces "
             "WHERE kb_id = ANY(%s) ORDER BY kb_id"
         )
         cur.execute(self._sql(query + " FOR UPDATE" if lock else query), (sorted(kb_ids),))
@@ -488,7 +556,7 @@ class PgKnowledgeIndex:
         cur.executemany(
             self._sql(
                 "UPDATE {s}.spaces SET chunk_count = chunk_count + %s, total_length = total_length + %s, "
-                "vector_count = vector_count + %s WHERE kb_id = %s"
+                "vector_count = vector_count + %s, version = nextval({v}) WHERE kb_id = %s"
             ),
             [(*counts, kb_id) for kb_id, counts in sorted(stats.items())],
         )
@@ -534,11 +602,110 @@ class PgKnowledgeIndex:
         cur.executemany(
             self._sql(
                 "UPDATE {s}.spaces SET chunk_count = chunk_count - %s, total_length = total_length - %s, "
-                "vector_count = vector_count - %s WHERE kb_id = %s"
+                "vector_count = vector_count - %s, version = nextval({v}) WHERE kb_id = %s"
             ),
             [(count, length, vector_count, kb_id) for kb_id, count, length, vector_count in removed],
         )
         return sum(row[1] for row in removed)
+
+    def _ranked_in_sql(
+        self, cur: Cursor, pairs: Sequence[tuple[str, str]], k: int, search_filter: SearchFilter
+    ) -> list[Hit]:
+        """The ``k`` best chunks by BM25 computed in SQL, over each knowledge base's scoring terms."""
+        scored = list(dict.fromkeys(term for _, term in pairs))
+        condition, params = _filter_sql(search_filter)
+        cur.execute(
+            self._sql(_SEARCH_TEXT, columns=sql.SQL(_HIT_COLUMNS), filter=condition),
+            {
+                **params,
+                "kb_ids": sorted({kb_id for kb_id, _ in pairs}),
+                "pair_kb_ids": [kb_id for kb_id, _ in pairs],
+                "pair_terms": [term for _, term in pairs],
+                "terms": scored,
+                "tsquery": " | ".join(_tsquery_lexeme(term) for term in scored),
+                "min_idf": bm25.MIN_IDF,
+                "k1": bm25.K1,
+                "b": bm25.B,
+                "k": k,
+            },
+        )
+        return [_hit(row) for row in cur.fetchall()]
+
+    def _resident(self, cur: Cursor, space: _Space) -> resident.ResidentSpace | None:
+        """The in-memory copy that can answer for ``space`` as this transaction sees it, if any."""
+        return self._copies.lookup(space, partial(self._build_resident, cur, space))
+
+    def _build_resident(self, cur: Cursor, space: _Space) -> resident.ResidentSpace:
+        """A copy of ``space`` as the caller's (read) transaction sees it; BM25's average length as
+        the SQL ranking computes it, from ``spaces``."""
+        # Streamed, not fetched: not 100k chunks' terms in memory at once, and PostgreSQL reads the
+        # next rows while these are indexed (a server-side cursor waits for each batch: 1.6x slower).
+        size = _COPY_FETCH if psycopg.capabilities.has_stream_chunked() else 1
+        rows = cast(
+            Generator[tuple[Any, ...]], cur.stream(self._sql(_COPY_CHUNKS), (space.kb_id,), binary=True, size=size)
+        )
+        with closing(rows):  # a build that stops early cancels the query, which else keeps the connection busy
+            return resident.build(
+                _chunk_terms(rows),
+                version=space.version,
+                average_length=space.total_length / space.chunk_count if space.chunk_count else None,
+                cancelled=self._copies.cancelled,
+            )
+
+    def _build_latest(self, kb_id: str) -> resident.ResidentSpace | None:
+        with self._transaction(write=False) as cur:
+            space = self._spaces(cur, [kb_id])[kb_id]
+            if not self._copies.wants(space):
+                return None
+            return self._build_resident(cur, space)
+
+    def _space_version(self, kb_id: str) -> int | None:
+        with self._transaction(write=False) as cur:
+            cur.execute(self._sql("SELECT version FROM {s}.spaces WHERE kb_id = %s"), (kb_id,))
+            row = cur.fetchone()
+        return None if row is None else int(row[0])
+
+    def _resident_hits(
+        self,
+        cur: Cursor,
+        copy: resident.ResidentSpace,
+        scores: npt.NDArray[np.float64],
+        eligible: npt.NDArray[np.bool_],
+        k: int,
+        search_filter: SearchFilter,
+    ) -> list[Hit]:
+        """The hits of the ``k`` best eligible rows of ``copy`` by ``scores``; a metadata filter,
+        which the copy does not hold, is checked in SQL on the best candidates."""
+        metadata_condition, metadata_params = _filter_sql(SearchFilter(metadata=search_filter.metadata))
+
+        def passing(order: npt.NDArray[np.intp]) -> set[int]:
+            wanted = dict(zip(copy.keys[order].tolist(), order.tolist(), strict=True))
+            cur.execute(
+                self._sql(
+                    "SELECT c.chunk_id FROM {s}.chunks c WHERE c.chunk_id = ANY(%(ids)s) {filter}",
+                    filter=metadata_condition,
+                ),
+                {**metadata_params, "ids": list(wanted)},
+            )
+            return {wanted[row[0]] for row in cur.fetchall()}
+
+        best = resident.ranked_rows(
+            scores,
+            eligible,
+            k,
+            first_fetch=max(k * FILTER_OVERFETCH, MIN_FILTER_FETCH),
+            passing=passing if search_filter.metadata else None,
+        )
+        # Keys are chunk ids: ties at the k-th are broken here, as best_hits breaks them.
+        ranked = sorted(zip(scores[best].tolist(), copy.keys[best].tolist(), strict=True), key=lambda p: (-p[0], p[1]))
+        scored = {chunk_id: score for score, chunk_id in ranked[:k]}
+        if not scored:
+            return []
+        cur.execute(
+            self._sql("SELECT {columns} FROM {s}.chunks c WHERE c.chunk_id = ANY(%s)", columns=sql.SQL(_HIT_COLUMNS)),
+            (list(scored),),
+        )
+        return best_hits((_hit((*row, scored[row[0]])) for row in cur.fetchall()), k)
 
     def _nearest(self, cur: Cursor, space: _Space, vector: str, search_filter: SearchFilter, fetch: int) -> list[Hit]:
         condition, params = _filter_sql(search_filter)
@@ -586,6 +753,12 @@ def _filter_sql(search_filter: SearchFilter) -> tuple[sql.SQL, dict[str, Any]]:
         conditions.append("AND c.metadata @> %(metadata)s::jsonb")
         params["metadata"] = json.dumps(dict(search_filter.metadata), ensure_ascii=False)
     return sql.SQL(" ".join(conditions)), params
+
+
+def _chunk_terms(rows: Iterable[tuple[Any, ...]]) -> Iterator[resident.ChunkTerms]:
+    """Rows of ``_COPY_CHUNKS`` for :func:`resident.build` (a chunk without tokens has no arrays)."""
+    for chunk_id, document_id, length, terms, tfs in rows:
+        yield chunk_id, document_id, length, terms or (), tfs or ()
 
 
 def _tsvector_literal(term_freqs: Mapping[str, int]) -> str:

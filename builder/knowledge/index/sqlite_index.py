@@ -14,8 +14,7 @@ Large knowledge bases (``resident_min_chunks`` chunks or more) are searched in a
 chunks, the copy ~1 and ~8 ms, with the same scores. Every write sets the space's ``version``
 (from a counter in ``meta``, so a version is never reused, even by a re-created space); a copy
 answers a search only when its version is the one the search's snapshot sees. A stale or missing
-copy is rebuilt in a background thread once the knowledge base has had no write for
-``RESIDENT_QUIET_S`` (an ingestion in progress would make every rebuild stale at once), and
+copy is rebuilt in a background thread (:mod:`~builder.knowledge.index.resident_cache`), and
 meanwhile FTS5 and sqlite-vec answer: the copy changes how fast, never what.
 
 Threads: one connection per thread. WAL lets readers run while a batch is written, which a
@@ -26,15 +25,12 @@ single shared connection behind a lock would serialise; writers queue on SQLite'
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sqlite3
 import struct
 import threading
-import time
-from collections import Counter, OrderedDict, defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -71,18 +67,12 @@ from builder.knowledge.index.base import (
     query_terms,
 )
 from builder.knowledge.index.bm25 import scoring_terms
+from builder.knowledge.index.resident_cache import RESIDENT_MAX_BYTES, ResidentCache
 
 SCHEMA_VERSION = "2"
 # Knowledge bases this large are searched in memory (see the module docstring); below it FTS5 and
 # sqlite-vec answer in a few ms (10k chunks: hybrid p95 18 ms).
 RESIDENT_MIN_CHUNKS = 20_000
-# At most this much memory for in-memory copies, per index (least recently searched go first).
-# 100k chunks of 120 words with 384-dimension vectors take ~250 MB.
-RESIDENT_MAX_BYTES = 1 << 30
-# A copy is rebuilt once its knowledge base has had no write for this long.
-RESIDENT_QUIET_S = 1.0
-
-logger = logging.getLogger(__name__)
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -173,15 +163,13 @@ class SqliteKnowledgeIndex:
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._closed = False
-        self._resident_min_chunks = resident_min_chunks
-        self._resident_max_bytes = resident_max_bytes
-        self._resident_inline = resident_inline
-        # space id -> copy, least recently searched first.
-        self._residents: OrderedDict[int, resident.ResidentSpace] = OrderedDict()
-        self._residents_lock = threading.Lock()
-        self._builder: ThreadPoolExecutor | None = None
-        self._building: set[int] = set()
-        self._stop = threading.Event()
+        self._copies = ResidentCache(
+            min_chunks=resident_min_chunks,
+            max_bytes=resident_max_bytes,
+            inline=resident_inline,
+            version_of=self._space_version,
+            build_latest=self._build_latest,
+        )
         self.analyzer = self._initialise(analyzer)
 
     # -- spaces ------------------------------------------------------------------------------
@@ -220,7 +208,7 @@ class SqliteKnowledgeIndex:
             db.execute(f"DROP TABLE fts_{row[0]}")
             db.execute(f"DROP TABLE IF EXISTS vec_{row[0]}")
             db.execute("DELETE FROM spaces WHERE id = ?", (row[0],))
-        self._forget_resident(row[0])
+        self._copies.forget(kb_id)
 
     def has_space(self, kb_id: str) -> bool:
         check_kb_id(kb_id)
@@ -319,8 +307,8 @@ class SqliteKnowledgeIndex:
                 if copy is not None:
                     idfs = [bm25.idf(space.chunk_count, frequencies[term]) for term in scored]
                     scores = copy.text_scores(scored, idfs)
-                    eligible = _allowed(scores > 0, copy.document_rows(search_filter.document_ids))
-                    hits += self._resident_hits(db, copy.rowids, scores, eligible, k, search_filter)
+                    eligible = copy.text_candidates(scores, search_filter.document_ids)
+                    hits += self._resident_hits(db, copy.keys, scores, eligible, k, search_filter)
                     continue
                 # FTS5's bm25() is negative, lower is better; negated so every score grows with relevance.
                 selects.append(
@@ -362,12 +350,12 @@ class SqliteKnowledgeIndex:
                 if copy is not None and copy.vectors is not None:
                     scores = copy.vector_scores(values)
                     document_rows = copy.document_rows(search_filter.document_ids)
-                    eligible = _allowed(
+                    eligible = resident.allowed(
                         np.ones(len(scores), dtype=np.bool_),
                         None if document_rows is None else document_rows[copy.vector_rows],
                     )
-                    rowids = copy.rowids[copy.vector_rows]
-                    hits += self._resident_hits(db, rowids, scores, eligible, k, search_filter)
+                    keys = copy.keys[copy.vector_rows]
+                    hits += self._resident_hits(db, keys, scores, eligible, k, search_filter)
                     continue
                 hits += filtered_nearest(
                     k=k,
@@ -386,23 +374,17 @@ class SqliteKnowledgeIndex:
         kb_list = check_search(kb_ids, 1)
         with self._transaction(write=False) as db:
             for space in self._spaces(db, kb_list).values():
-                if self._wants_resident(space) and self._fresh_resident(space) is None:
-                    self._store_resident(space.id, self._build_resident(db, space))
+                if self._copies.wants(space) and self._copies.fresh(space) is None:
+                    self._copies.store(space.kb_id, self._build_resident(db, space))
 
     def close(self) -> None:
         """Close every thread's connection; the index cannot be used afterwards."""
-        with self._residents_lock:
-            self._stop.set()
-            builder = self._builder
-        if builder is not None:
-            builder.shutdown(wait=True, cancel_futures=True)  # a build in progress stops at its next check
+        self._copies.close()
         with self._connections_lock:
             self._closed = True
             connections, self._connections = self._connections, []
         for connection in connections:
             connection.close()
-        with self._residents_lock:
-            self._residents.clear()
 
     def __enter__(self) -> SqliteKnowledgeIndex:
         return self
@@ -555,97 +537,25 @@ class SqliteKnowledgeIndex:
 
     # -- in-memory copies --------------------------------------------------------------------
 
-    def _wants_resident(self, space: _Space) -> bool:
-        return self._resident_min_chunks is not None and space.chunk_count >= self._resident_min_chunks
-
-    def _fresh_resident(self, space: _Space) -> resident.ResidentSpace | None:
-        copy = self._residents.get(space.id)
-        return copy if copy is not None and copy.version == space.version else None
-
     def _resident(self, db: sqlite3.Connection, space: _Space) -> resident.ResidentSpace | None:
         """The in-memory copy that can answer for ``space`` as this transaction sees it, if any."""
-        if not self._wants_resident(space):
-            self._forget_resident(space.id)
-            return None
-        copy = self._fresh_resident(space)
-        if copy is None and self._resident_inline:
-            copy = self._build_resident(db, space)
-            self._store_resident(space.id, copy)
-        elif copy is None:
-            self._schedule_resident(space.kb_id, space.id)
-            return None
-        with self._residents_lock:
-            if space.id in self._residents:
-                self._residents.move_to_end(space.id)
-        return copy
+        return self._copies.lookup(space, partial(self._build_resident, db, space))
 
     def _build_resident(self, db: sqlite3.Connection, space: _Space) -> resident.ResidentSpace:
         return resident.build(
-            db, space_id=space.id, version=space.version, dimension=space.dimension, cancelled=self._stop.is_set
+            _chunk_terms(db, space.id),
+            version=space.version,
+            vectors=None if space.dimension is None else _vectors(db, space.id),
+            dimension=space.dimension,
+            cancelled=self._copies.cancelled,
         )
 
-    def _store_resident(self, space_id: int, copy: resident.ResidentSpace) -> None:
-        with self._residents_lock:
-            current = self._residents.get(space_id)
-            if current is not None and current.version > copy.version:
-                return  # another thread already stored a newer one
-            self._residents[space_id] = copy
-            self._residents.move_to_end(space_id)
-            # Least recently searched copies go until the budget is met (never the one just built).
-            while len(self._residents) > 1 and self._resident_bytes() > self._resident_max_bytes:
-                evicted, _ = self._residents.popitem(last=False)
-                logger.info("knowledge index: in-memory copy of space %s evicted (memory budget)", evicted)
-
-    def _resident_bytes(self) -> int:
-        return sum(copy.nbytes for copy in self._residents.values())
-
-    def _forget_resident(self, space_id: int) -> None:
-        with self._residents_lock:
-            self._residents.pop(space_id, None)
-
-    def _schedule_resident(self, kb_id: str, space_id: int) -> None:
-        with self._residents_lock:  # close() stops under this lock: no submit after its shutdown
-            if space_id in self._building or self._stop.is_set():
-                return
-            self._building.add(space_id)
-            if self._builder is None:
-                self._builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="knowledge-index-copy")
-            self._builder.submit(self._rebuild_when_quiet, kb_id, space_id)
-
-    def _rebuild_when_quiet(self, kb_id: str, space_id: int) -> None:
-        """Background: wait until the knowledge base has had no write for RESIDENT_QUIET_S, then
-        build its copy from one snapshot."""
-        try:
-            while not self._stop.is_set():
-                before = self._space_version(kb_id)
-                if before is None or self._stop.wait(RESIDENT_QUIET_S):
-                    return
-                if self._space_version(kb_id) != before:
-                    continue  # still being written: building now would be stale at once
-                with self._transaction(write=False) as db:
-                    spaces = self._spaces(db, [kb_id])
-                    space = spaces[kb_id]
-                    if space.id != space_id or not self._wants_resident(space):
-                        return
-                    started = time.perf_counter()
-                    copy = self._build_resident(db, space)
-                self._store_resident(space_id, copy)
-                logger.info(
-                    "knowledge index: in-memory copy of %s (%d chunks, %.0f MB) built in %.1f s",
-                    kb_id,
-                    space.chunk_count,
-                    copy.nbytes / 1e6,
-                    time.perf_counter() - started,
-                )
-                return
-        except (resident.BuildCancelled, UnknownKnowledgeBase):
-            return
-        except Exception:
-            if not self._stop.is_set():
-                logger.exception("knowledge index: building the in-memory copy of %s failed", kb_id)
-        finally:
-            with self._residents_lock:
-                self._building.discard(space_id)
+    def _build_latest(self, kb_id: str) -> resident.ResidentSpace | None:
+        with self._transaction(write=False) as db:
+            space = self._spaces(db, [kb_id])[kb_id]
+            if not self._copies.wants(space):
+                return None
+            return self._build_resident(db, space)
 
     def _space_version(self, kb_id: str) -> int | None:
         with self._transaction(write=False) as db:
@@ -655,7 +565,7 @@ class SqliteKnowledgeIndex:
     def _resident_hits(
         self,
         db: sqlite3.Connection,
-        rowids: npt.NDArray[np.int64],
+        rowids: npt.NDArray[Any],
         scores: npt.NDArray[np.float64],
         eligible: npt.NDArray[np.bool_],
         k: int,
@@ -739,8 +649,21 @@ def _filter_sql(search_filter: SearchFilter) -> tuple[str, dict[str, Any]]:
     return "".join(f" AND {condition}" for condition in conditions), params
 
 
-def _allowed(eligible: npt.NDArray[np.bool_], document_rows: npt.NDArray[np.bool_] | None) -> npt.NDArray[np.bool_]:
-    return eligible if document_rows is None else eligible & document_rows
+def _chunk_terms(db: sqlite3.Connection, space_id: int) -> Iterator[resident.ChunkTerms]:
+    """Each chunk of the space with its terms, for :func:`resident.build`."""
+    rows = db.execute(
+        f"SELECT f.rowid, c.document_id, f.tokens FROM fts_{space_id} f JOIN chunks c ON c.id = f.rowid "
+        "ORDER BY f.rowid"
+    )
+    for rowid, document_id, tokens in rows:
+        # Tokens are stored space-separated and hold no spaces: the split is FTS5's own.
+        words = tokens.split()
+        counts = Counter(words)
+        yield rowid, document_id, len(words), counts.keys(), counts.values()
+
+
+def _vectors(db: sqlite3.Connection, space_id: int) -> Iterator[tuple[int, bytes]]:
+    yield from db.execute(f"SELECT rowid, embedding FROM vec_{space_id}")
 
 
 def _fts_phrase(term: str) -> str:
