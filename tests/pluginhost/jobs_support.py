@@ -29,13 +29,14 @@ from django.core.files.storage import default_storage
 from django.db import connections
 
 from builder.accounts.models import Workspace
-from builder.pluginhost.manager import PluginHost, set_host
+from builder.pluginhost.manager import PluginHost
 from builder.pluginhost.models import PluginJob
 from builder.pluginhost.services import plugin_configure, plugin_enable
 from tests.factories import make_workspace, owner_of
 from tests.pluginhost import job_plugin
 from tests.pluginhost.commands import entry_point_site
 from tests.pluginhost.fake_render_api import API_KEY, FakeRenderApi, serve_render_api
+from tests.support.plugin_hosts import host_with
 from tests.support.processes import log_tail, stop_process
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -93,11 +94,8 @@ def jobs_worker(subprocess_database_url: str | None, tmp_path_factory: pytest.Te
 
 @pytest.fixture
 def jobs_host() -> Iterator[PluginHost]:
-    host = PluginHost()
-    assert host.load(job_plugin) is not None, host.problems
-    previous = set_host(host)
-    yield host
-    set_host(previous)
+    with host_with(job_plugin) as host:
+        yield host
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ from tests.pluginhost.provider_plugin import KIND, PLUGIN_HEADER
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.graphs import linear_bot, node
 from tests.support.knowledge import wait_for_document
+from tests.support.plugin_hosts import host_with
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("models_host")]
 
@@ -41,11 +42,8 @@ PLUGIN = "test_models"
 
 @pytest.fixture
 def models_host() -> Iterator[PluginHost]:
-    host = PluginHost()
-    assert host.load(provider_plugin) is not None, host.problems
-    previous = set_host(host)
-    yield host
-    set_host(previous)
+    with host_with(provider_plugin) as host:
+        yield host
 
 
 @pytest.fixture

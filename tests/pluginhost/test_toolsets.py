@@ -19,13 +19,14 @@ from builder.core.ssrf import SsrfSafeHttpClient
 from builder.engine.runtime.contract import NodeError, RuntimeServices
 from builder.pluginhost.contexts import plugin_context
 from builder.pluginhost.invoker import PluginToolInvoker
-from builder.pluginhost.manager import PluginHost, set_host
+from builder.pluginhost.manager import PluginHost
 from builder.pluginhost.manifest import Manifest
 from builder.pluginhost.services import plugin_configure, plugin_enable
 from builder.pluginhost.toolsets import FAILED_TTL_S, ToolSetCache
 from tests.engine.nodes.support import StubContext
 from tests.factories import client_for, error_of, make_workspace, member, owner_of
 from tests.pluginhost.support import manifest, write_plugin
+from tests.support.plugin_hosts import host_with
 
 WORDY_HOOKS = """
 from pydantic import BaseModel
@@ -92,11 +93,8 @@ def wordy(tmp_path: Path) -> ModuleType:
 
 @pytest.fixture
 def wordy_host(tmp_path: Path) -> Iterator[PluginHost]:
-    host = PluginHost()
-    assert host.load(wordy(tmp_path)) is not None, host.problems
-    previous = set_host(host)
-    yield host
-    set_host(previous)
+    with host_with(wordy(tmp_path)) as host:
+        yield host
 
 
 def test_a_tool_set_must_be_in_the_manifest(tmp_path: Path) -> None:

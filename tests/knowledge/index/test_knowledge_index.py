@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import pickle
-import threading
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +23,7 @@ from builder.knowledge.index import (
     analyze,
 )
 from tests.knowledge.index.conftest import OpenIndex
+from tests.knowledge.index.races import race
 
 
 def chunk(
@@ -409,45 +409,20 @@ def test_reopening_keeps_the_chunks_and_the_analyzer(open_index: OpenIndex) -> N
 def test_searches_from_other_threads_never_see_half_a_batch(index: KnowledgeIndex) -> None:
     index.create_space("kb", dimension=2)
     batches, batch_size = 15, 20
-    seen: list[Counter[str]] = []
-    errors: list[BaseException] = []
-    done = threading.Event()
 
     def write() -> None:
-        try:
-            for batch in range(batches):
-                index.upsert(
-                    [
-                        chunk(
-                            f"b{batch}-{n}", f"marker batch{batch}", doc=f"batch{batch}", vector=[1.0, n / batch_size]
-                        )
-                        for n in range(batch_size)
-                    ]
-                )
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            done.set()
+        for batch in range(batches):
+            index.upsert(
+                [
+                    chunk(f"b{batch}-{n}", f"marker batch{batch}", doc=f"batch{batch}", vector=[1.0, n / batch_size])
+                    for n in range(batch_size)
+                ]
+            )
 
-    def read() -> None:
-        try:
-            while not done.is_set():
-                for hits in (
-                    index.search_text(["kb"], "marker", k=1000),
-                    index.search_vector(["kb"], [1.0, 0.0], k=1000),
-                ):
-                    seen.append(Counter(hit.document_id for hit in hits))
-        except BaseException as exc:
-            errors.append(exc)
+    def searches() -> list[list[Hit]]:
+        return [index.search_text(["kb"], "marker", k=1000), index.search_vector(["kb"], [1.0, 0.0], k=1000)]
 
-    threads = [threading.Thread(target=write), *(threading.Thread(target=read) for _ in range(3))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert not errors
-    assert seen
+    seen = race(write, searches, readers=3, timeout_s=60)
     assert all(count == batch_size for counts in seen for count in counts.values())
     assert len(index.search_text(["kb"], "marker", k=1000)) == batches * batch_size
 

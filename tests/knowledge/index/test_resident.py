@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import random
-import threading
 import time
 from collections import Counter
 
@@ -22,6 +21,7 @@ from builder.knowledge.index import (
 )
 from builder.knowledge.index.resident import ResidentSpace
 from tests.knowledge.index.conftest import OpenIndex
+from tests.knowledge.index.races import race
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 
@@ -195,41 +195,19 @@ def test_searches_never_see_half_a_batch_while_copies_are_rebuilt(open_index: Op
     reader._copies._quiet_s = 0.0  # rebuild between batches, so copies and writes interleave
     writer.create_space("kb", dimension=None)
     batches, batch_size = 12, 25
-    seen: list[Counter[str]] = []
-    errors: list[BaseException] = []
-    done = threading.Event()
 
     def write() -> None:
-        try:
-            for batch in range(batches):
-                writer.upsert(
-                    [
-                        Chunk(id=f"b{batch}-{n}", kb_id="kb", document_id=f"batch{batch}", text=f"marker w{n}")
-                        for n in range(batch_size)
-                    ]
-                )
-                if batch % 3 == 2:  # and a delete now and then
-                    writer.delete_document("kb", f"batch{batch - 1}")
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            done.set()
+        for batch in range(batches):
+            writer.upsert(
+                [
+                    Chunk(id=f"b{batch}-{n}", kb_id="kb", document_id=f"batch{batch}", text=f"marker w{n}")
+                    for n in range(batch_size)
+                ]
+            )
+            if batch % 3 == 2:  # and a delete now and then
+                writer.delete_document("kb", f"batch{batch - 1}")
 
-    def read() -> None:
-        try:
-            while not done.is_set():
-                seen.append(Counter(hit.document_id for hit in reader.search_text(["kb"], "marker", k=1000)))
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=write), *(threading.Thread(target=read) for _ in range(2))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-
-    assert not errors
-    assert seen
+    seen = race(write, lambda: [reader.search_text(["kb"], "marker", k=1000)], readers=2, timeout_s=120)
     assert all(count == batch_size for counts in seen for count in counts.values())
     expected = {f"batch{batch}": batch_size for batch in range(batches) if batch % 3 != 1}  # 1, 4… deleted
     assert Counter(hit.document_id for hit in reader.search_text(["kb"], "marker", k=1000)) == expected

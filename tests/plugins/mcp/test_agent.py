@@ -14,23 +14,21 @@ from builder.accounts.models import Workspace
 from builder.core.ssrf import SsrfSafeHttpClient
 from builder.engine.runtime.contract import NodeError, RuntimeServices
 from builder.pluginhost.invoker import PluginToolInvoker
-from builder.pluginhost.manager import PluginHost, set_host
+from builder.pluginhost.manager import PluginHost
 from builder.pluginhost.services import plugin_configure, plugin_enable
 from tests.engine.nodes.support import ServerModels, StubContext, run_node
 from tests.factories import make_workspace, owner_of
 from tests.plugins.mcp.conftest import http_server, stdio_server
 from tests.support.fake_openai import FakeOpenAI, Reply, ToolCall
+from tests.support.plugin_hosts import host_with
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(autouse=True)
 def mcp_host() -> Iterator[PluginHost]:
-    host = PluginHost()
-    assert host.load(importlib.import_module("plugins.mcp")) is not None
-    previous = set_host(host)
-    yield host
-    set_host(previous)
+    with host_with(importlib.import_module("plugins.mcp")) as host:
+        yield host
 
 
 @pytest.fixture(autouse=True)

@@ -15,13 +15,14 @@ from builder.accounts.models import Workspace
 from builder.core.ssrf import SsrfSafeHttpClient
 from builder.engine.runtime.contract import RuntimeServices
 from builder.pluginhost.invoker import PluginToolInvoker
-from builder.pluginhost.manager import PluginHost, set_host
+from builder.pluginhost.manager import PluginHost
 from builder.pluginhost.services import plugin_configure, plugin_enable
 from tests.engine.nodes.support import ServerModels, StubContext, run_node
 from tests.factories import make_workspace, owner_of
 from tests.plugins.openapi.conftest import source
 from tests.plugins.openapi.fake_petstore import API_KEY, FakePetstore
 from tests.support.fake_openai import FakeOpenAI, Reply, ToolCall
+from tests.support.plugin_hosts import host_with
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -29,11 +30,8 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 @pytest.fixture(autouse=True)
 def openapi_host(settings: LazySettings) -> Iterator[PluginHost]:
     settings.AGENTLOOM_HTTP_ALLOWLIST = ["127.0.0.1"]
-    host = PluginHost()
-    assert host.load(importlib.import_module("plugins.openapi")) is not None
-    previous = set_host(host)
-    yield host
-    set_host(previous)
+    with host_with(importlib.import_module("plugins.openapi")) as host:
+        yield host
 
 
 @pytest.fixture(autouse=True)

@@ -14,11 +14,12 @@ from django.conf import LazySettings
 from builder.accounts.models import Workspace
 from builder.accounts.roles import Role
 from builder.core.crypto import decrypt_secret
-from builder.pluginhost.manager import PluginHost, set_host
+from builder.pluginhost.manager import PluginHost
 from builder.pluginhost.models import PluginInstallation
 from tests.factories import client_for, error_of, make_workspace, member
 from tests.plugins.openapi.conftest import source
 from tests.plugins.openapi.fake_petstore import API_KEY, SPECS, FakePetstore
+from tests.support.plugin_hosts import host_with
 
 pytestmark = pytest.mark.django_db
 
@@ -29,11 +30,8 @@ OTHER_KEY = "ok-live-abcdefghijklmnop"
 def openapi_host(settings: LazySettings) -> Iterator[PluginHost]:
     """A host with the OpenAPI plugin; the server's SSRF client may reach the fake on 127.0.0.1."""
     settings.AGENTLOOM_HTTP_ALLOWLIST = ["127.0.0.1"]
-    host = PluginHost()
-    assert host.load(importlib.import_module("plugins.openapi")) is not None
-    previous = set_host(host)
-    yield host
-    set_host(previous)
+    with host_with(importlib.import_module("plugins.openapi")) as host:
+        yield host
 
 
 def url(workspace: Workspace, suffix: str) -> str:

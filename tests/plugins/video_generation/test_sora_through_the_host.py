@@ -19,7 +19,7 @@ from django.utils import timezone
 from builder.accounts.models import Workspace
 from builder.pluginhost import jobs
 from builder.pluginhost.job_files import seal_file_headers, unseal_file_headers
-from builder.pluginhost.manager import PluginHost, set_host
+from builder.pluginhost.manager import PluginHost
 from builder.pluginhost.models import PluginJob
 from builder.pluginhost.services import plugin_configure, plugin_enable
 from builder.sdk.jobs import JobFile, JobStatus
@@ -28,6 +28,7 @@ from tests.factories import make_workspace, owner_of
 from tests.pluginhost.jobs_support import async_orm_closed, files_of, stored_bytes  # noqa: F401  (a fixture)
 from tests.plugins.video_generation.conftest import SECRETS, TOOL, provider_config
 from tests.plugins.video_generation.test_sora import MP4, WEBP, video_object
+from tests.support.plugin_hosts import host_with
 from tests.support.scripted_api import Reply, ScriptedApi
 
 pytestmark = [
@@ -40,11 +41,8 @@ CONTENT = "/v1/videos/video_68d7/content"
 
 @pytest.fixture
 def host() -> Iterator[PluginHost]:
-    host = PluginHost()
-    assert host.load(video_generation) is not None, host.problems
-    previous = set_host(host)
-    yield host
-    set_host(previous)
+    with host_with(video_generation) as host:
+        yield host
 
 
 @pytest.fixture

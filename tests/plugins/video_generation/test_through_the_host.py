@@ -17,23 +17,21 @@ from django.core.files.storage import default_storage
 from builder.bots.services import bot_publish
 from builder.conversations.models import Run, RunStep
 from builder.conversations.services import conversation_create, message_send
-from builder.pluginhost.manager import PluginHost, set_host
+from builder.pluginhost.manager import PluginHost
 from builder.pluginhost.services import plugin_enable
 from plugins import video_generation
 from plugins.video_generation.storyboard.encode import probe
 from tests.factories import make_bot, make_workspace, owner_of
 from tests.support.graphs import linear_bot, node
+from tests.support.plugin_hosts import host_with
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def host() -> Iterator[PluginHost]:
-    host = PluginHost()
-    assert host.load(video_generation) is not None
-    previous = set_host(host)
-    yield host
-    set_host(previous)
+    with host_with(video_generation) as host:
+        yield host
 
 
 @pytest.fixture

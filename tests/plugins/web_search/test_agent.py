@@ -15,7 +15,7 @@ from builder.accounts.models import Workspace
 from builder.core.ssrf import SsrfSafeHttpClient
 from builder.engine.runtime.contract import RuntimeServices
 from builder.pluginhost.invoker import PluginToolInvoker
-from builder.pluginhost.manager import PluginHost, set_host
+from builder.pluginhost.manager import PluginHost
 from builder.pluginhost.services import plugin_configure, plugin_enable
 from tests.engine.nodes.support import ServerModels, StubContext, run_node
 from tests.factories import make_workspace, owner_of
@@ -23,6 +23,7 @@ from tests.plugins.web_search.conftest import KEYS, provider_config
 from tests.plugins.web_search.test_providers import BRAVE_ANSWER
 from tests.support.fake_openai import FakeOpenAI, ToolCall
 from tests.support.fake_openai import Reply as ModelReply
+from tests.support.plugin_hosts import host_with
 from tests.support.scripted_api import Reply, ScriptedApi
 
 pytestmark = [
@@ -36,11 +37,8 @@ AGENT = {"model": {"provider": "fake", "name": "gpt-4o-mini"}, "tools": [{"plugi
 @pytest.fixture
 def _web_search_host() -> Iterator[PluginHost]:
     """``get_host()`` answers with web_search loaded, as a server that discovered it."""
-    host = PluginHost()
-    assert host.load(plugins.web_search) is not None, host.problems
-    previous = set_host(host)
-    yield host
-    set_host(previous)
+    with host_with(plugins.web_search) as host:
+        yield host
 
 
 @pytest.fixture
