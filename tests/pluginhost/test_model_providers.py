@@ -187,18 +187,20 @@ def test_the_connection_check_asks_the_plugins_model_for_one_token(fake_openai: 
     assert unnamed.status_code == 400 and list(error_of(unnamed)["fields"]) == ["model"]
 
 
+def _plugin_embedded_kb(owner: Any, workspace: Any, provider: dict[str, Any]) -> Any:
+    """A high-quality knowledge base embedded by the plugin's provider."""
+    embedding = {"provider": provider["id"], "model": "scripted-embed"}
+    return knowledge.knowledge_base_create(
+        actor=owner, workspace=workspace, name="Manuals", index_mode="high_quality", embedding=embedding
+    )
+
+
 @pytest.mark.usefixtures("in_process")
 def test_a_knowledge_base_embeds_with_the_plugins_embedding_model(fake_openai: FakeOpenAI) -> None:
     workspace = make_workspace()
     owner = owner_of(workspace)
     provider = add_provider(workspace, fake_openai)
-    kb = knowledge.knowledge_base_create(
-        actor=owner,
-        workspace=workspace,
-        name="Manuals",
-        index_mode="high_quality",
-        embedding={"provider": provider["id"], "model": "scripted-embed"},
-    )
+    kb = _plugin_embedded_kb(owner, workspace, provider)
     content = b"The battery lasts thirty hours.\n\nPair the earbuds by holding the power key."
 
     document = knowledge.document_upload(actor=owner, knowledge_base=kb, name="manual.txt", content=content)
@@ -219,13 +221,7 @@ def test_without_the_plugin_its_providers_fail_with_typed_errors(fake_openai: Fa
     workspace = make_workspace()
     owner = owner_of(workspace)
     provider = add_provider(workspace, fake_openai)
-    kb = knowledge.knowledge_base_create(
-        actor=owner,
-        workspace=workspace,
-        name="Manuals",
-        index_mode="high_quality",
-        embedding={"provider": provider["id"], "model": "scripted-embed"},
-    )
+    kb = _plugin_embedded_kb(owner, workspace, provider)
     admin = client_for(member(workspace, Role.ADMIN))
 
     plugin_disable(actor=owner, workspace=workspace, plugin_id=PLUGIN)
