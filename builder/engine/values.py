@@ -211,20 +211,34 @@ def value_matches_type(value: Any, type_name: str) -> bool:
     return isinstance(value, expected)
 
 
+class CoercionError(ValueError):
+    """Why a value does not fit its declared type. ``str()`` is the English reason; ``template``
+    (marked with ``gettext_noop``) and ``params`` let a caller pass it on as a translatable phrase
+    (``contract.phrase``) or translate it itself."""
+
+    def __init__(self, template: str, /, **params: Any) -> None:
+        super().__init__(template % params)
+        self.template = template
+        self.params = params
+
+
 def coerce_value(value: Any, type_name: str) -> Any:
     """Convert a value from outside (run inputs, a variable assignment) to a declared type.
 
     Lenient where a form or an API would be (``"3"`` → 3, ``"true"`` → True, JSON text → a list or
-    an object); raises ValueError saying what was expected otherwise. ``None`` stays ``None``.
+    an object); raises CoercionError saying what was expected otherwise. ``None`` stays ``None``.
     """
     if value is None or type_name in ("any", "file"):
         return value
     if type_name.startswith("array"):
-        items = _parsed_json(value, list, "a list")
+        items = _parsed_json(value, list, gettext_noop("expected a list"))
         item_type = type_name[len("array[") : -1] if type_name.startswith("array[") else "any"
         return [coerce_value(item, item_type) for item in items]
     converter = _COERCERS.get(type_name)
     return value if converter is None else converter(value)
+
+
+_EXPECTED_NUMBER: Final = gettext_noop("expected a number")
 
 
 def _to_string(value: Any) -> str:
@@ -234,30 +248,30 @@ def _to_string(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
-    raise ValueError("expected text")
+    raise CoercionError(gettext_noop("expected text"))
 
 
 def _to_number(value: Any) -> int | float:
     if isinstance(value, bool):
-        raise ValueError("expected a number")
+        raise CoercionError(_EXPECTED_NUMBER)
     if isinstance(value, int | float):
         return value
     if isinstance(value, str):
         try:
             number = float(value.strip())
         except ValueError:
-            raise ValueError("expected a number") from None
+            raise CoercionError(_EXPECTED_NUMBER) from None
         if not math.isfinite(number):
-            raise ValueError("expected a finite number")
+            raise CoercionError(gettext_noop("expected a finite number"))
         return int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
-    raise ValueError("expected a number")
+    raise CoercionError(_EXPECTED_NUMBER)
 
 
 def _to_integer(value: Any) -> int:
     number = _to_number(value)
     if isinstance(number, float):
         if not number.is_integer():
-            raise ValueError("expected a whole number")
+            raise CoercionError(gettext_noop("expected a whole number"))
         return int(number)
     return number
 
@@ -269,22 +283,23 @@ def _to_boolean(value: Any) -> bool:
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
         return value.strip().lower() in ("true", "1", "yes")
-    raise ValueError("expected true or false")
+    raise CoercionError(gettext_noop("expected true or false"))
 
 
 def _to_object(value: Any) -> dict[str, Any]:
-    result: dict[str, Any] = _parsed_json(value, dict, "an object")
+    result: dict[str, Any] = _parsed_json(value, dict, gettext_noop("expected an object"))
     return result
 
 
-def _parsed_json(value: Any, kind: type, description: str) -> Any:
+def _parsed_json(value: Any, kind: type, reason: str) -> Any:
+    """``value``, parsed first when it is JSON text, if it is a ``kind``; else CoercionError(``reason``)."""
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except ValueError:
-            raise ValueError(f"expected {description}") from None
+            raise CoercionError(reason) from None
     if not isinstance(value, kind):
-        raise ValueError(f"expected {description}")
+        raise CoercionError(reason)
     return value
 
 

@@ -25,9 +25,10 @@ from builder.bots.models import Bot, BotVersion
 from builder.bots.permissions import check_bot_permission
 from builder.conversations.models import Message, Run
 from builder.core.exceptions import NotFound, ValidationFailed
+from builder.core.messages import translated_message
 from builder.engine.graph import Settings
 from builder.engine.runtime.contract import NodeError
-from builder.engine.values import coerce_value
+from builder.engine.values import CoercionError, coerce_value
 from builder.llm.chat_models import WorkspaceChatModels
 from builder.llm.selectors import model_providers_for_run
 from builder.memory.catalog import scope_of
@@ -184,8 +185,10 @@ def end_user_variables_update(*, actor: Actor, end_user: EndUser, values: Mappin
             continue
         try:
             cleaned[name] = coerce_value(value, variable.type)
-        except ValueError:
-            errors[f"values.{name}"] = [_("Expected a value of type %(type)s.") % {"type": variable.type}]
+        except CoercionError as error:
+            reason = translated_message(str(error), error.template, error.params)
+            message = _("The value is not valid: %(error)s (%(type)s).") % {"error": reason, "type": variable.type}
+            errors[f"values.{name}"] = [message]
     if errors:
         raise ValidationFailed(fields=errors)
     user_variables_save(bot_id=end_user.bot_id, end_user_id=end_user.end_user_id, changes=cleaned)

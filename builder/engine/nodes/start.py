@@ -7,8 +7,8 @@ from pydantic import Field
 from builder.engine.i18n import gettext_noop
 from builder.engine.nodes.base import ConfigIssue, DataType, NodeConfig, NodeSpec, duplicate_issues
 from builder.engine.nodes.registry import register
-from builder.engine.runtime.contract import EntryContext, NodeContext, NodeResult, node_error
-from builder.engine.values import Identifier, StrictModel, coerce_value
+from builder.engine.runtime.contract import EntryContext, NodeContext, NodeResult, node_error, phrase
+from builder.engine.values import CoercionError, Identifier, StrictModel, coerce_value
 
 
 class StartInput(StrictModel):
@@ -50,13 +50,13 @@ class StartNode(NodeSpec[StartConfig]):
         for item in config.inputs:
             try:
                 outputs[item.name] = coerce_value(given.get(item.name), item.type)
-            except ValueError as error:
+            except CoercionError as error:
                 raise node_error(
                     "invalid_input",
                     gettext_noop("The input %(input)s is not valid: %(error)s (%(type)s)."),
                     details={"input": item.name},
                     input=item.name,
-                    error=str(error),
+                    error=phrase(error.template, **error.params),
                     type=item.type,
                 ) from error
         return NodeResult(outputs=outputs, inputs=dict(given))

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 from langgraph.types import interrupt
 
 from builder.engine.i18n import gettext_noop
-from builder.engine.runtime.contract import RuntimeServices, node_error
+from builder.engine.runtime.contract import RuntimeServices, node_error, phrase
 from builder.engine.runtime.events import FileInfo
 from builder.engine.runtime.pool import VariablePool
-from builder.engine.values import coerce_value
+from builder.engine.values import CoercionError, coerce_value
 
 if TYPE_CHECKING:
     from builder.engine.runtime.plan import NodePlan
@@ -74,12 +74,12 @@ class RunNodeContext:
             )
         try:
             value = coerce_value(value, declared.type)
-        except ValueError as error:
+        except CoercionError as error:
             raise node_error(
                 "invalid_value",
                 gettext_noop("The value for %(variable)s is not valid: %(error)s (%(type)s)."),
                 variable=f"{prefix}.{name}",
-                error=str(error),
+                error=phrase(error.template, **error.params),
                 type=declared.type,
             ) from error
         self.variables.setdefault(prefix, {})[name] = value
