@@ -180,10 +180,23 @@ async def _guarded(spec: ToolSpec[Any, Any], call: Callable[[], Awaitable[Any]],
 
 
 def _redacted(error: ToolError, ctx: PluginContext) -> ToolError:
+    """The error without the plugin's secrets: in its message, and in its details too, whose
+    template parameters the host fills again to show the message in the reader's language."""
     message = ctx.redact(error.message)
-    if message == error.message:
+    details = _redacted_values(error.details, ctx)
+    if message == error.message and details == error.details:
         return error
-    return ToolError(message, code=error.code, retryable=error.retryable, details=error.details)
+    return ToolError(message, code=error.code, retryable=error.retryable, details=details)
+
+
+def _redacted_values(value: Any, ctx: PluginContext) -> Any:
+    if isinstance(value, str):
+        return ctx.redact(value)
+    if isinstance(value, Mapping):
+        return {key: _redacted_values(item, ctx) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted_values(item, ctx) for item in value]
+    return value
 
 
 def output_json(output: BaseModel | JobHandle) -> dict[str, Any]:

@@ -174,6 +174,19 @@ async def test_a_tool_error_keeps_its_code_and_an_http_error_becomes_one() -> No
     assert blocked.value.code == "ssrf_blocked"
 
 
+async def test_a_tool_errors_translation_parameters_are_redacted_too() -> None:
+    async def refuses(data: In, ctx: PluginContext) -> Out:
+        raise ToolError.from_template("quota_exceeded", "Quota used up for %(key)s.", key="sk-live-1234567890")
+
+    with pytest.raises(ToolError) as refused:
+        await run_tool(tool(refuses), {"city": "Lyon"}, context(secrets=("sk-live-1234567890",)))
+
+    # The host fills the template again with these parameters to show it in the reader's language.
+    assert refused.value.message == "Quota used up for [redacted]."
+    assert refused.value.details["params"] == {"key": "[redacted]"}
+    assert refused.value.details["template"] == "Quota used up for %(key)s."
+
+
 def test_a_plugin_cannot_pretend_the_run_was_cancelled_or_use_a_malformed_code() -> None:
     assert ToolError("x", code="cancelled").code == "tool_error"
     assert ToolError("x", code="Not Found!").code == "tool_error"
