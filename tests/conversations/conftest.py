@@ -111,3 +111,32 @@ def use_fake_model(workspace: Any, owner: Any, fake: Any) -> None:
         default_model="gpt-4o-mini",
         is_default=True,
     )
+
+
+def published_chat(workspace: Any, graph: dict[str, Any]) -> tuple[Any, str]:
+    """A bot of ``graph`` published in ``workspace``, a conversation with it, and a viewer API key
+    of the workspace (raw) to chat in it."""
+    from builder.accounts.roles import Role
+    from builder.accounts.services import api_key_create
+    from builder.bots.services import bot_publish
+    from builder.conversations.services import conversation_create
+    from tests.factories import make_bot, owner_of
+
+    owner = owner_of(workspace)
+    bot = make_bot(workspace, draft=graph)
+    bot_publish(actor=owner, bot=bot)
+    bot.refresh_from_db()
+    _key, raw = api_key_create(actor=owner, workspace=workspace, name="ws", role=Role.VIEWER)
+    return conversation_create(actor=owner, bot=bot), raw
+
+
+async def chat_socket(
+    server: ThreadedServer, conversation: Any, key: str, *, query: str = "", headers: dict[str, str] | None = None
+) -> Any:
+    """A websocket on the conversation, authenticated by the API key ``key``."""
+    import websockets
+
+    return await websockets.connect(
+        f"{server.ws}/ws/conversations/{conversation.pk}/{query}",
+        additional_headers={"Authorization": f"Bearer {key}", **(headers or {})},
+    )

@@ -8,17 +8,21 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-import websockets
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from builder.accounts.roles import Role
-from builder.accounts.services import api_key_create
 from builder.bots.services import bot_publish
 from builder.conversations.executor import reap_stale_runs
 from builder.conversations.models import Conversation, Run, RunEvent
 from builder.conversations.services import conversation_create, message_send
-from tests.conversations.conftest import TERMINAL, ThreadedServer, receive_until, use_fake_model
+from tests.conversations.conftest import (
+    TERMINAL,
+    ThreadedServer,
+    chat_socket,
+    published_chat,
+    receive_until,
+    use_fake_model,
+)
 from tests.conversations.graphs import echo_bot, llm_bot
 from tests.factories import make_bot, make_workspace, owner_of
 from tests.support.fake_openai import FakeOpenAI, Reply
@@ -30,17 +34,7 @@ def _llm_conversation(fake: FakeOpenAI) -> tuple[Conversation, str]:
     workspace = make_workspace()
     owner = owner_of(workspace)
     use_fake_model(workspace, owner, fake)
-    bot = make_bot(workspace, draft=llm_bot())
-    bot_publish(actor=owner, bot=bot)
-    bot.refresh_from_db()
-    _key, raw = api_key_create(actor=owner, workspace=workspace, name="ws", role=Role.VIEWER)
-    return conversation_create(actor=owner, bot=bot), raw
-
-
-async def _socket(server: ThreadedServer, conversation: Conversation, key: str) -> Any:
-    return await websockets.connect(
-        f"{server.ws}/ws/conversations/{conversation.pk}/", additional_headers={"Authorization": f"Bearer {key}"}
-    )
+    return published_chat(workspace, llm_bot())
 
 
 async def test_model_tokens_reach_the_client_while_the_model_is_still_writing(
@@ -49,7 +43,7 @@ async def test_model_tokens_reach_the_client_while_the_model_is_still_writing(
     words = [f"w{i}" for i in range(12)]
     fake_openai.script([Reply(text=" ".join(words), usage=(7, 12))])
     conversation, key = await sync_to_async(_llm_conversation)(fake_openai)
-    async with await _socket(asgi_live_server, conversation, key) as socket_:
+    async with await chat_socket(asgi_live_server, conversation, key) as socket_:
         await socket_.send(json.dumps({"type": "message.send", "text": "count"}))
         json.loads(await socket_.recv())
         events = await receive_until(socket_, TERMINAL)
@@ -70,7 +64,7 @@ async def test_model_tokens_reach_the_client_while_the_model_is_still_writing(
 async def test_cancel_stops_a_streaming_run(asgi_live_server: ThreadedServer, fake_openai: FakeOpenAI) -> None:
     fake_openai.script([Reply(text=" ".join(["slow"] * 200), tokens_per_second=20)])
     conversation, key = await sync_to_async(_llm_conversation)(fake_openai)
-    async with await _socket(asgi_live_server, conversation, key) as socket_:
+    async with await chat_socket(asgi_live_server, conversation, key) as socket_:
         await socket_.send(json.dumps({"type": "message.send", "text": "go"}))
         run_id = json.loads(await socket_.recv())["run_id"]
         await receive_until(socket_, {"message.delta"})

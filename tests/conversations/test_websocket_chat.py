@@ -12,38 +12,21 @@ from asgiref.sync import sync_to_async
 from builder.accounts.roles import Role
 from builder.bots.models import Bot
 from builder.conversations.models import Conversation, Message, Run, RunEvent
-from builder.conversations.services import conversation_create
-from tests.conversations.conftest import TERMINAL, ThreadedServer, receive_until
+from tests.conversations.conftest import TERMINAL, ThreadedServer, chat_socket, published_chat, receive_until
 from tests.conversations.graphs import echo_bot, question_bot
-from tests.factories import key_client, make_bot, make_workspace, owner_of
+from tests.factories import key_client, make_workspace
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 
 def _published_bot(graph: dict[str, Any]) -> tuple[Bot, Conversation, str]:
-    from builder.accounts.services import api_key_create
-    from builder.bots.services import bot_publish
-
-    workspace = make_workspace()
-    owner = owner_of(workspace)
-    bot = make_bot(workspace, draft=graph)
-    bot_publish(actor=owner, bot=bot)
-    bot.refresh_from_db()
-    conversation = conversation_create(actor=owner, bot=bot)
-    _key, raw = api_key_create(actor=owner, workspace=workspace, name="ws", role=Role.VIEWER)
-    return bot, conversation, raw
-
-
-async def _connect(server: ThreadedServer, conversation: Conversation, key: str, query: str = "") -> Any:
-    return await websockets.connect(
-        f"{server.ws}/ws/conversations/{conversation.pk}/{query}",
-        additional_headers={"Authorization": f"Bearer {key}"},
-    )
+    conversation, raw = published_chat(make_workspace(), graph)
+    return conversation.bot, conversation, raw
 
 
 async def test_a_message_streams_back_typed_events_in_order(asgi_live_server: ThreadedServer) -> None:
     _bot, conversation, key = await sync_to_async(_published_bot)(echo_bot())
-    async with await _connect(asgi_live_server, conversation, key) as socket_:
+    async with await chat_socket(asgi_live_server, conversation, key) as socket_:
         await socket_.send(json.dumps({"type": "message.send", "text": "hello 你好"}))
         queued = json.loads(await socket_.recv())
         assert queued["type"] == "run.queued"
@@ -67,12 +50,14 @@ async def test_a_message_streams_back_typed_events_in_order(asgi_live_server: Th
 
 async def test_reconnecting_with_the_last_seq_gets_the_rest_exactly_once(asgi_live_server: ThreadedServer) -> None:
     _bot, conversation, key = await sync_to_async(_published_bot)(echo_bot())
-    async with await _connect(asgi_live_server, conversation, key) as socket_:
+    async with await chat_socket(asgi_live_server, conversation, key) as socket_:
         await socket_.send(json.dumps({"type": "message.send", "text": "again"}))
         run_id = json.loads(await socket_.recv())["run_id"]
         events = await receive_until(socket_, TERMINAL)
     cut = 3
-    async with await _connect(asgi_live_server, conversation, key, f"?run_id={run_id}&after_seq={cut}") as socket_:
+    async with await chat_socket(
+        asgi_live_server, conversation, key, query=f"?run_id={run_id}&after_seq={cut}"
+    ) as socket_:
         replayed = await receive_until(socket_, TERMINAL)
     assert replayed == events[cut:]
 
@@ -81,12 +66,12 @@ async def test_once_the_live_log_is_gone_the_compact_copy_is_replayed(asgi_live_
     from builder.realtime.event_log import live_event_log
 
     _bot, conversation, key = await sync_to_async(_published_bot)(echo_bot())
-    async with await _connect(asgi_live_server, conversation, key) as socket_:
+    async with await chat_socket(asgi_live_server, conversation, key) as socket_:
         await socket_.send(json.dumps({"type": "message.send", "text": "compact"}))
         run_id = json.loads(await socket_.recv())["run_id"]
         events = await receive_until(socket_, TERMINAL)
     await live_event_log().forget(run_id)
-    async with await _connect(asgi_live_server, conversation, key, f"?run_id={run_id}&after_seq=1") as socket_:
+    async with await chat_socket(asgi_live_server, conversation, key, query=f"?run_id={run_id}&after_seq=1") as socket_:
         replayed = await receive_until(socket_, TERMINAL)
     expected = [event for event in events[1:] if event["type"] not in {"message.delta", "node.delta"}]
     assert replayed == expected
@@ -97,7 +82,7 @@ async def test_a_user_without_access_is_closed_with_a_reason(asgi_live_server: T
     _bot, conversation, _key = await sync_to_async(_published_bot)(echo_bot())
     other_workspace = await sync_to_async(make_workspace)(name="Other")
     _client, stranger_key = await sync_to_async(key_client)(other_workspace, role=Role.EDITOR)
-    async with await _connect(asgi_live_server, conversation, stranger_key) as socket_:
+    async with await chat_socket(asgi_live_server, conversation, stranger_key) as socket_:
         error = json.loads(await socket_.recv())
         assert error["type"] == "error" and error["code"] == "not_found"
         with pytest.raises(websockets.ConnectionClosed) as closed:
@@ -112,7 +97,7 @@ async def test_a_user_without_access_is_closed_with_a_reason(asgi_live_server: T
 
 async def test_bad_messages_get_typed_errors_and_the_socket_stays_open(asgi_live_server: ThreadedServer) -> None:
     _bot, conversation, key = await sync_to_async(_published_bot)(echo_bot())
-    async with await _connect(asgi_live_server, conversation, key) as socket_:
+    async with await chat_socket(asgi_live_server, conversation, key) as socket_:
         for bad in [{"type": "fly"}, {"type": "message.send", "text": ""}, {"type": "run.cancel", "run_id": "nope"}]:
             await socket_.send(json.dumps(bad))
             error = json.loads(await socket_.recv())
@@ -126,7 +111,7 @@ async def test_bad_messages_get_typed_errors_and_the_socket_stays_open(asgi_live
 
 async def test_a_question_pauses_the_run_and_the_answer_resumes_it(asgi_live_server: ThreadedServer) -> None:
     _bot, conversation, key = await sync_to_async(_published_bot)(question_bot())
-    async with await _connect(asgi_live_server, conversation, key) as socket_:
+    async with await chat_socket(asgi_live_server, conversation, key) as socket_:
         await socket_.send(json.dumps({"type": "message.send", "text": "hi"}))
         run_id = json.loads(await socket_.recv())["run_id"]
         paused = await receive_until(socket_, TERMINAL)

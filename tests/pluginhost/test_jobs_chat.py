@@ -17,16 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
-import websockets
 from asgiref.sync import sync_to_async
 
-from builder.accounts.roles import Role
-from builder.accounts.services import api_key_create
 from builder.bots.services import bot_publish
 from builder.conversations.models import Conversation, Message
 from builder.conversations.services import conversation_create
 from builder.pluginhost.models import PluginJob
-from tests.conversations.conftest import TERMINAL, ThreadedServer, receive_until
+from tests.conversations.conftest import TERMINAL, ThreadedServer, chat_socket, published_chat, receive_until
 from tests.factories import make_bot, owner_of
 from tests.pluginhost.fake_render_api import FakeRenderApi, video_bytes
 from tests.pluginhost.jobs_support import PLUGIN, job_row, jobs_workspace, stored_bytes
@@ -62,26 +59,14 @@ def _video_bot() -> dict[str, Any]:
 
 
 def _conversation(api: FakeRenderApi, draft: dict[str, Any] | None = None) -> tuple[Conversation, str]:
-    workspace = jobs_workspace(api)
-    owner = owner_of(workspace)
-    bot = make_bot(workspace, draft=draft or _video_bot())
-    bot_publish(actor=owner, bot=bot)
-    bot.refresh_from_db()
-    _key, raw = api_key_create(actor=owner, workspace=workspace, name="ws", role=Role.VIEWER)
-    return conversation_create(actor=owner, bot=bot), raw
-
-
-async def _connect(server: ThreadedServer, conversation: Conversation, key: str) -> Any:
-    return await websockets.connect(
-        f"{server.ws}/ws/conversations/{conversation.pk}/", additional_headers={"Authorization": f"Bearer {key}"}
-    )
+    return published_chat(jobs_workspace(api), draft or _video_bot())
 
 
 async def test_the_chat_shows_the_jobs_progress_then_the_video(
     chat_server: ThreadedServer, render_api: FakeRenderApi
 ) -> None:
     conversation, key = await sync_to_async(_conversation)(render_api)
-    async with await _connect(chat_server, conversation, key) as socket_:
+    async with await chat_socket(chat_server, conversation, key) as socket_:
         await socket_.send(json.dumps({"type": "message.send", "text": "ok a cat on a skateboard"}))
         json.loads(await socket_.recv())
         events = await receive_until(socket_, TERMINAL, timeout=30)
@@ -157,7 +142,7 @@ async def test_cancelling_the_run_cancels_its_job_at_the_provider(
     chat_server: ThreadedServer, render_api: FakeRenderApi
 ) -> None:
     conversation, key = await sync_to_async(_conversation)(render_api)
-    async with await _connect(chat_server, conversation, key) as socket_:
+    async with await chat_socket(chat_server, conversation, key) as socket_:
         await socket_.send(json.dumps({"type": "message.send", "text": "forever a very long film"}))
         run_id = json.loads(await socket_.recv())["run_id"]
         await receive_until(socket_, {"tool.progress"})
@@ -178,7 +163,7 @@ async def test_a_video_made_before_a_question_stays_with_the_answer(
     ask = node("ask", "question", {"question": "Who is it for?"})
     reply = node("answer", "answer", {"text": "For {{ ask.answer }}: {{ video.result.video_url }}"})
     conversation, key = await sync_to_async(_conversation)(render_api, linear_bot(start, video, ask, reply))
-    async with await _connect(chat_server, conversation, key) as socket_:
+    async with await chat_socket(chat_server, conversation, key) as socket_:
         await socket_.send(json.dumps({"type": "message.send", "text": "ok a birthday cake"}))
         run_id = json.loads(await socket_.recv())["run_id"]
         paused = await receive_until(socket_, TERMINAL, timeout=30)

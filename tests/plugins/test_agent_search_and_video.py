@@ -24,23 +24,25 @@ from typing import Any
 
 import httpx
 import pytest
-import websockets
 from asgiref.sync import sync_to_async
 
 import plugins.video_generation
 import plugins.web_search
-from builder.accounts.roles import Role
-from builder.accounts.services import api_key_create
-from builder.bots.services import bot_publish
 from builder.conversations.models import Conversation, Message
-from builder.conversations.services import conversation_create
 from builder.pluginhost.manager import PluginHost, set_host
 from builder.pluginhost.models import PluginJob
 from builder.pluginhost.services import plugin_configure, plugin_enable
 from plugins.video_generation.storyboard import renders
 from plugins.video_generation.storyboard.encode import probe
-from tests.conversations.conftest import TERMINAL, ThreadedServer, receive_until, use_fake_model
-from tests.factories import make_bot, make_workspace, owner_of
+from tests.conversations.conftest import (
+    TERMINAL,
+    ThreadedServer,
+    chat_socket,
+    published_chat,
+    receive_until,
+    use_fake_model,
+)
+from tests.factories import make_workspace, owner_of
 from tests.pluginhost.jobs_support import async_orm_closed  # noqa: F401  (fixture)
 from tests.plugins.web_search.conftest import KEYS, provider_config
 from tests.support.fake_openai import FakeOpenAI, RecordedRequest, Respond, ToolCall
@@ -138,11 +140,7 @@ def _conversation(fake: FakeOpenAI, search_api: ScriptedApi) -> tuple[Conversati
     plugin_enable(actor=owner, workspace=workspace, plugin_id="web_search")
     plugin_configure(actor=owner, workspace=workspace, plugin_id="video_generation", config={"provider": "storyboard"})
     plugin_enable(actor=owner, workspace=workspace, plugin_id="video_generation")
-    bot = make_bot(workspace, draft=_agent_bot())
-    bot_publish(actor=owner, bot=bot)
-    bot.refresh_from_db()
-    _key, raw = api_key_create(actor=owner, workspace=workspace, name="ws", role=Role.VIEWER)
-    return conversation_create(actor=owner, bot=bot), raw
+    return published_chat(workspace, _agent_bot())
 
 
 SEARCH = ModelReply(
@@ -187,8 +185,7 @@ async def test_an_agent_searches_then_renders_a_video_with_progress_in_the_chat(
     search_api.reply("POST", "/search", Reply(json=TAVILY_ANSWER))
     fake_openai.script([SEARCH, Respond(_video_from_the_search), Respond(_answer_with_the_video)])
     conversation, key = await sync_to_async(_conversation)(fake_openai, search_api)
-    url = f"{chat_server.ws}/ws/conversations/{conversation.pk}/"
-    async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {key}"}) as socket_:
+    async with await chat_socket(chat_server, conversation, key) as socket_:
         with renderer_busy():
             await socket_.send(json.dumps({"type": "message.send", "text": QUESTION}))
             assert json.loads(await socket_.recv())["type"] == "run.queued"
@@ -270,8 +267,7 @@ async def test_cancelling_the_run_while_the_agent_waits_for_its_video_cancels_th
     search_api.reply("POST", "/search", Reply(json=TAVILY_ANSWER))
     fake_openai.script([SEARCH, Respond(_video_from_the_search)])
     conversation, key = await sync_to_async(_conversation)(fake_openai, search_api)
-    url = f"{chat_server.ws}/ws/conversations/{conversation.pk}/"
-    async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {key}"}) as socket_:
+    async with await chat_socket(chat_server, conversation, key) as socket_:
         with renderer_busy():
             await socket_.send(json.dumps({"type": "message.send", "text": QUESTION}))
             run_id = json.loads(await socket_.recv())["run_id"]
