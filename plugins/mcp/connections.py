@@ -35,10 +35,11 @@ import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Final
+from typing import Any, Final
 
 import httpx2
 
+from builder.engine.i18n import gettext_noop
 from builder.engine.runtime.contract import NodeError
 from builder.sdk import PluginContext, ToolError, UrlVetting
 from mcp import Client, StdioServerParameters
@@ -85,7 +86,12 @@ class PinnedTransport(httpx2.AsyncBaseTransport):
 
 
 def unreachable(server: Server, reason: str) -> ToolError:
-    return ToolError(f"The MCP server {server.name} cannot be reached: {reason}", code=UNREACHABLE, retryable=True)
+    """``server`` could not be reached for ``reason``: the SDK's or the network's own words."""
+    return _unreachable(server, gettext_noop("The MCP server %(server)s cannot be reached: %(reason)s"), reason=reason)
+
+
+def _unreachable(server: Server, template: str, **params: Any) -> ToolError:
+    return ToolError.from_template(UNREACHABLE, template, retryable=True, server=server.name, **params)
 
 
 def described(error: BaseException) -> str:
@@ -100,15 +106,18 @@ def opener(server: Server, ctx: PluginContext) -> Callable[[], AbstractAsyncCont
     """How to open ``server``: a checked stdio command, or an HTTP URL vetted by ``ctx.http``."""
     if server.transport == "stdio":
         if not stdio_allowed():
-            raise ToolError(
-                f"The MCP server {server.name} is a local command, which this server does not run "
-                "(AGENTLOOM_MCP_ALLOW_STDIO is off).",
-                code=STDIO_REFUSED,
+            raise ToolError.from_template(
+                STDIO_REFUSED,
+                gettext_noop(
+                    "The MCP server %(server)s is a local command, which this server does not run "
+                    "(AGENTLOOM_MCP_ALLOW_STDIO is off)."
+                ),
+                server=server.name,
             )
         return lambda: _stdio(server)
     http = ctx.http
     if not isinstance(http, UrlVetting):
-        raise ToolError("This server cannot vet the MCP server's address.", code=UNREACHABLE)
+        raise ToolError.from_template(UNREACHABLE, gettext_noop("This server cannot vet the MCP server's address."))
     vet = http.vet_url
     return lambda: _http(server, vet)
 
@@ -160,7 +169,11 @@ class Connection:
                 await self._ready.wait()
         except TimeoutError:
             await self.close()
-            raise unreachable(self.server, f"no answer within {CONNECT_TIMEOUT_S:g} seconds") from None
+            raise _unreachable(
+                self.server,
+                gettext_noop("The MCP server %(server)s cannot be reached: no answer within %(seconds)s seconds"),
+                seconds=f"{CONNECT_TIMEOUT_S:g}",
+            ) from None
         except asyncio.CancelledError:  # the call was cancelled while connecting: its owner closes it once open
             self._stop.set()
             raise
@@ -168,7 +181,12 @@ class Connection:
             failure = self.failure
             if isinstance(failure, ToolError | NodeError):  # the address refused (manifest, SSRF checks)
                 raise failure
-            raise unreachable(self.server, described(failure) if failure else "it closed the connection")
+            if failure is None:
+                raise _unreachable(
+                    self.server,
+                    gettext_noop("The MCP server %(server)s cannot be reached: it closed the connection"),
+                )
+            raise unreachable(self.server, described(failure))
 
     async def _own(self, open_client: Callable[[], AbstractAsyncContextManager[Client]]) -> None:
         try:

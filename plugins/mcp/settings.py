@@ -13,6 +13,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from builder.engine.i18n import gettext_noop
 from builder.sdk import ToolError
 
 # A tool is named <server>__<tool>: a server name has no double underscore.
@@ -75,14 +76,20 @@ def servers(config: Mapping[str, Any]) -> list[Server]:
     try:
         return [Server.model_validate(item) for item in raw]
     except ValidationError as error:
-        raise ToolError(f"The MCP settings are invalid: {error.errors()[0]['msg']}", code="invalid_settings") from None
+        raise ToolError.from_template(
+            "invalid_settings",
+            gettext_noop("The MCP settings are invalid: %(problem)s"),
+            problem=str(error.errors()[0]["msg"]),
+        ) from None
 
 
 def server_named(config: Mapping[str, Any], name: str) -> Server:
     for server in servers(config):
         if server.name == name:
             return server
-    raise ToolError(f"The MCP server {name} is not in the settings any more.", code="tool_not_found")
+    raise ToolError.from_template(
+        "tool_not_found", gettext_noop("The MCP server %(server)s is not in the settings any more."), server=name
+    )
 
 
 def stdio_allowed() -> bool:

@@ -21,6 +21,7 @@ import httpx2
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 from pydantic import BaseModel, Field, JsonValue
 
+from builder.engine.i18n import gettext_noop
 from builder.sdk import PluginContext, ToolError, ToolSpec, json_schema_model, unique_tool_name
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
@@ -108,8 +109,11 @@ async def listed(server: Server, ctx: PluginContext) -> list[Tool]:
     try:
         tools = await using(server, ctx, every_page)
     except MCPError as error:
-        raise ToolError(
-            f"The MCP server {server.name} did not list its tools: {error.message}", code="mcp_error"
+        raise ToolError.from_template(
+            "mcp_error",
+            gettext_noop("The MCP server %(server)s did not list its tools: %(reason)s"),
+            server=server.name,
+            reason=error.message,
         ) from None
     return [tool for tool in tools if not server.tools or tool.name in server.tools]
 
@@ -149,18 +153,40 @@ async def call(server: Server, tool: str, arguments: dict[str, Any], ctx: Plugin
         result = await using(server, ctx, call_tool)
     except MCPError as error:
         if error.code == REQUEST_TIMEOUT:
-            raise ToolError(
-                f"The {tool} tool of the MCP server {server.name} did not answer within {server.timeout_s:g} seconds.",
-                code="tool_timeout",
+            raise ToolError.from_template(
+                "tool_timeout",
+                gettext_noop(
+                    "The %(tool)s tool of the MCP server %(server)s did not answer within %(seconds)s seconds."
+                ),
                 retryable=True,
+                tool=tool,
+                server=server.name,
+                seconds=f"{server.timeout_s:g}",
             ) from None
-        raise ToolError(f"The MCP server {server.name} refused the call: {error.message}", code="mcp_error") from None
+        raise ToolError.from_template(
+            "mcp_error",
+            gettext_noop("The MCP server %(server)s refused the call: %(reason)s"),
+            server=server.name,
+            reason=error.message,
+        ) from None
     output = normalised(result)
     if result.is_error:
-        message = output.text.strip() or "it reported an error without a message"
-        raise ToolError(
-            f"The {tool} tool of the MCP server {server.name} failed: {message[:MAX_ERROR_CHARS]}",
-            code="mcp_tool_error",
+        message = output.text.strip()
+        if not message:
+            raise ToolError.from_template(
+                "mcp_tool_error",
+                gettext_noop(
+                    "The %(tool)s tool of the MCP server %(server)s failed: it reported an error without a message"
+                ),
+                tool=tool,
+                server=server.name,
+            )
+        raise ToolError.from_template(  # the tool's own text is a parameter, never translated
+            "mcp_tool_error",
+            gettext_noop("The %(tool)s tool of the MCP server %(server)s failed: %(message)s"),
+            tool=tool,
+            server=server.name,
+            message=message[:MAX_ERROR_CHARS],
         )
     return output
 

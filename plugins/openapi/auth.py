@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 from urllib.parse import quote, urljoin
 
+from builder.engine.i18n import gettext_noop
 from builder.sdk import PluginContext, ToolError
 from builder.sdk.errors import MISSING_CREDENTIALS
 from plugins.openapi.settings import Source
@@ -110,12 +111,44 @@ def auth_plan(spec: Spec, source: Source, base_url: str = "") -> AuthPlan:
     return AuthPlan(kind="none")
 
 
-def _missing(source: Source, field: str, what: str) -> ToolError:
-    return ToolError(
-        f"The {source.name} API needs its {what}: an administrator of the workspace sets it in the "
-        "OpenAPI plugin's settings.",
-        code=MISSING_CREDENTIALS,
+# What a source lacks: one whole sentence per credential, so that each translates as a whole.
+_MISSING_KEY: Final = {
+    "header": gettext_noop(
+        "The %(source)s API needs its API key in the header %(key)s: an administrator of the workspace "
+        "sets it in the OpenAPI plugin's settings."
+    ),
+    "query": gettext_noop(
+        "The %(source)s API needs its API key in the query %(key)s: an administrator of the workspace "
+        "sets it in the OpenAPI plugin's settings."
+    ),
+}
+_MISSING_TOKEN: Final = gettext_noop(
+    "The %(source)s API needs its bearer token: an administrator of the workspace sets it in the "
+    "OpenAPI plugin's settings."
+)
+_MISSING_CLIENT_SECRET: Final = gettext_noop(
+    "The %(source)s API needs its OAuth2 client credentials: an administrator of the workspace sets it "
+    "in the OpenAPI plugin's settings."
+)
+_MISSING_CLIENT_ID: Final = gettext_noop(
+    "The %(source)s API needs its OAuth2 client id: an administrator of the workspace sets it in the "
+    "OpenAPI plugin's settings."
+)
+
+
+def _missing_secret(source: Source, plan: AuthPlan) -> ToolError:
+    if plan.kind == "api_key":
+        return _missing(source, "secret", _MISSING_KEY[plan.key_in], key=plan.key_name)
+    return _missing(source, "secret", _MISSING_TOKEN if plan.kind == "bearer" else _MISSING_CLIENT_SECRET)
+
+
+def _missing(source: Source, field: str, template: str, **params: Any) -> ToolError:
+    return ToolError.from_template(
+        MISSING_CREDENTIALS,
+        template,
         details={"field": f"sources[{source.name}].{field}"},
+        source=source.name,
+        **params,
     )
 
 
@@ -140,7 +173,7 @@ async def authenticate(
     if not source.secret:
         if source.auth == "auto":
             return
-        raise _missing(source, "secret", plan.describe())
+        raise _missing_secret(source, plan)
     if plan.kind == "api_key":
         if plan.key_in == "query":
             query.append((plan.key_name, source.secret))
@@ -173,7 +206,7 @@ async def access_token(plan: AuthPlan, source: Source, ctx: PluginContext, *, fr
     if cached is not None and not fresh and cached[1] > time.monotonic():
         return cached[0]
     if not source.client_id:
-        raise _missing(source, "client_id", "OAuth2 client id")
+        raise _missing(source, "client_id", _MISSING_CLIENT_ID)
     form = {"grant_type": "client_credentials"}
     if plan.scopes:
         form["scope"] = " ".join(plan.scopes)
@@ -193,10 +226,21 @@ async def access_token(plan: AuthPlan, source: Source, ctx: PluginContext, *, fr
     token = body.get("access_token") if isinstance(body, dict) else None
     if response.status_code != 200 or not isinstance(token, str) or not token:
         reason = body.get("error_description") or body.get("error") if isinstance(body, dict) else None
-        raise ToolError(
-            f"The token endpoint of {source.name} refused the client credentials "
-            f"({response.status_code}{': ' + str(reason)[:200] if reason else ''}).",
-            code=UNAUTHORIZED,
+        if reason:  # the token endpoint's own words
+            raise ToolError.from_template(
+                UNAUTHORIZED,
+                gettext_noop(
+                    "The token endpoint of %(source)s refused the client credentials (%(status)s: %(reason)s)."
+                ),
+                source=source.name,
+                status=response.status_code,
+                reason=str(reason)[:200],
+            )
+        raise ToolError.from_template(
+            UNAUTHORIZED,
+            gettext_noop("The token endpoint of %(source)s refused the client credentials (%(status)s)."),
+            source=source.name,
+            status=response.status_code,
         )
     lifetime = body.get("expires_in")
     seconds = float(lifetime) if isinstance(lifetime, int | float) and lifetime > 0 else DEFAULT_TOKEN_LIFETIME_S

@@ -14,6 +14,7 @@ from urllib.parse import quote, urlencode
 
 from pydantic import BaseModel, Field, JsonValue
 
+from builder.engine.i18n import gettext_noop
 from builder.sdk import PluginContext, ToolError, ToolSpec, json_schema_model
 from plugins.openapi.auth import UNAUTHORIZED, AuthPlan, authenticate
 from plugins.openapi.operations import Operation, Parameter
@@ -57,9 +58,10 @@ async def call(
 ) -> OperationOutput:
     server = operation.server_url if operation.server_url and not source.server_url else base_url
     if not server or "://" not in server:
-        raise ToolError(
-            f"The {source.name} API has no absolute server URL: set the server URL in the OpenAPI settings.",
-            code="invalid_settings",
+        raise ToolError.from_template(
+            "invalid_settings",
+            gettext_noop("The %(source)s API has no absolute server URL: set the server URL in the OpenAPI settings."),
+            source=source.name,
         )
     for attempt in (1, 2):
         url, headers, query, cookies = _request_parts(operation, inputs)
@@ -172,9 +174,21 @@ def _api_error(source: str, status: int, data: JsonValue) -> ToolError:
         code, retryable = "rate_limited", True
     else:
         code, retryable = "api_error", status >= 500
-    return ToolError(
-        f"The {source} API answered {status}" + (f": {shown}" if shown else "."),
-        code=code,
+    if not shown:
+        return ToolError.from_template(
+            code,
+            gettext_noop("The %(source)s API answered %(status)s."),
+            retryable=retryable,
+            details={"status": status},
+            source=source,
+            status=status,
+        )
+    return ToolError.from_template(  # the API's own answer is a parameter, never translated
+        code,
+        gettext_noop("The %(source)s API answered %(status)s: %(answer)s"),
         retryable=retryable,
         details={"status": status},
+        source=source,
+        status=status,
+        answer=shown,
     )

@@ -12,6 +12,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from builder.engine.i18n import gettext_noop
 from builder.sdk import ToolError
 
 # A tool is named <source>__<operation>: a source name has no double underscore.
@@ -51,8 +52,10 @@ def sources(config: Mapping[str, Any]) -> list[Source]:
     try:
         return [Source.model_validate(item) for item in raw]
     except ValidationError as error:
-        raise ToolError(
-            f"The OpenAPI settings are invalid: {error.errors()[0]['msg']}", code="invalid_settings"
+        raise ToolError.from_template(
+            "invalid_settings",
+            gettext_noop("The OpenAPI settings are invalid: %(problem)s"),
+            problem=str(error.errors()[0]["msg"]),
         ) from None
 
 
@@ -60,4 +63,6 @@ def source_named(config: Mapping[str, Any], name: str) -> Source:
     for source in sources(config):
         if source.name == name:
             return source
-    raise ToolError(f"The API {name} is not in the settings any more.", code="tool_not_found")
+    raise ToolError.from_template(
+        "tool_not_found", gettext_noop("The API %(source)s is not in the settings any more."), source=name
+    )

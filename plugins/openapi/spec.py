@@ -21,6 +21,7 @@ import yaml
 from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator, OpenAPIV32SpecValidator
 
 from builder.bots.yaml_safety import UnsafeYaml, load_untrusted_yaml
+from builder.engine.i18n import gettext_noop
 from builder.sdk import PluginContext, ToolError
 
 MAX_SPEC_CHARS: Final = 5_000_000
@@ -157,12 +158,19 @@ async def fetch_spec(ctx: PluginContext, url: str, *, timeout_s: float) -> Spec:
         timeout_s=timeout_s,
     )
     if response.status_code != 200:
-        raise ToolError(f"Fetching the spec at {url} answered {response.status_code}.", code=INVALID_SPEC)
+        raise ToolError.from_template(
+            INVALID_SPEC,
+            gettext_noop("Fetching the spec at %(url)s answered %(status)s."),
+            url=url,
+            status=response.status_code,
+        )
     try:
         # Parsing and validating a large spec takes a while: off the event loop.
         return await asyncio.to_thread(load_spec_text, response.body, url)
     except SpecError as error:
-        raise ToolError(f"The spec at {url} is not usable: {error}", code=INVALID_SPEC) from None
+        raise ToolError.from_template(
+            INVALID_SPEC, gettext_noop("The spec at %(url)s is not usable: %(problem)s"), url=url, problem=str(error)
+        ) from None
 
 
 def _refs(node: Any, where: str) -> Iterator[tuple[str, str]]:

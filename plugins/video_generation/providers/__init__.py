@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from builder.engine.i18n import gettext_noop
 from builder.sdk import JobHandle, PluginContext, ToolError
 from plugins.video_generation.providers.ark import ArkProvider
 from plugins.video_generation.providers.base import VideoProvider
@@ -20,9 +21,11 @@ PROVIDERS: Final[dict[str, VideoProvider]] = {
 def _named(name: str) -> VideoProvider:
     provider = PROVIDERS.get(name)
     if provider is None:
-        raise ToolError(
-            f"Unknown video provider {name!r}: choose one of {', '.join(PROVIDERS)} in the plugin's settings.",
-            code="invalid_settings",
+        raise ToolError.from_template(
+            "invalid_settings",
+            gettext_noop("Unknown video provider %(name)s: choose one of %(names)s in the plugin's settings."),
+            name=repr(name),
+            names=", ".join(PROVIDERS),
         )
     return provider
 

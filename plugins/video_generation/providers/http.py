@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from builder.engine.i18n import gettext_noop
 from builder.sdk import PluginContext, ToolError
 
 UNAUTHORIZED: Final = "unauthorized"
@@ -29,15 +30,20 @@ UNAVAILABLE: Final = "provider_unavailable"
 NOT_FOUND: Final = "job_not_found"
 GENERATION_FAILED: Final = "generation_failed"
 
-_MESSAGES: Final = {
-    UNAUTHORIZED: "{provider} refused the credentials: {detail} Check the keys in the plugin's settings.",
-    QUOTA_EXCEEDED: "The {provider} account has no quota left: {detail}",
-    RATE_LIMITED: "{provider} is limiting requests right now: {detail} Try again in a minute.",
-    CONTENT_REJECTED: "{provider} refused this video under its content policy: {detail} Try a different prompt.",
-    INVALID_REQUEST: "{provider} refused the request: {detail}",
-    UNAVAILABLE: "{provider} is unavailable: {detail} Try again later.",
-    NOT_FOUND: "{provider} has no such video job: {detail}",
-    GENERATION_FAILED: "{provider} could not generate the video: {detail}",
+# English templates marked for translation: the host shows them in the reader's language.
+_TEMPLATES: Final = {
+    UNAUTHORIZED: gettext_noop(
+        "%(provider)s refused the credentials: %(detail)s Check the keys in the plugin's settings."
+    ),
+    QUOTA_EXCEEDED: gettext_noop("The %(provider)s account has no quota left: %(detail)s"),
+    RATE_LIMITED: gettext_noop("%(provider)s is limiting requests right now: %(detail)s Try again in a minute."),
+    CONTENT_REJECTED: gettext_noop(
+        "%(provider)s refused this video under its content policy: %(detail)s Try a different prompt."
+    ),
+    INVALID_REQUEST: gettext_noop("%(provider)s refused the request: %(detail)s"),
+    UNAVAILABLE: gettext_noop("%(provider)s is unavailable: %(detail)s Try again later."),
+    NOT_FOUND: gettext_noop("%(provider)s has no such video job: %(detail)s"),
+    GENERATION_FAILED: gettext_noop("%(provider)s could not generate the video: %(detail)s"),
 }
 _RETRYABLE: Final = frozenset({RATE_LIMITED, UNAVAILABLE})
 MAX_DETAIL_CHARS: Final = 400
@@ -48,11 +54,13 @@ def failure(provider: str, code: str, detail: str) -> ToolError:
     detail = " ".join(detail.split())[:MAX_DETAIL_CHARS] or "no details given."
     if detail[-1] not in ".!?。":
         detail += "."
-    return ToolError(
-        _MESSAGES[code].format(provider=provider, detail=detail),
-        code=code,
+    return ToolError.from_template(
+        code,
+        _TEMPLATES[code],
         retryable=code in _RETRYABLE,
         details={"provider": provider},
+        provider=provider,
+        detail=detail,
     )
 
 

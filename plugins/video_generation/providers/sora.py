@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from builder.engine.i18n import gettext_noop
 from builder.sdk import CredentialCheck, JobHandle, PluginContext, ToolError
 from builder.sdk.jobs import JobFile, JobStatus
 from plugins.video_generation.models import VideoRequest
@@ -41,9 +42,11 @@ def seconds_for(duration_s: int) -> int:
 
 def size_for(request: VideoRequest) -> str:
     if request.aspect_ratio == "1:1":
-        raise ToolError(
-            "Sora makes landscape (16:9) or portrait (9:16) videos, not square ones: choose one of those.",
-            code="unsupported_option",
+        raise ToolError.from_template(
+            "unsupported_option",
+            gettext_noop(
+                "Sora makes landscape (16:9) or portrait (9:16) videos, not square ones: choose one of those."
+            ),
         )
     # sora-2 renders 1280x720; the larger 1792x1024 is sora-2-pro's.
     landscape = (1792, 1024) if request.resolution == "1080p" else (1280, 720)
