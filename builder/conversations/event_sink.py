@@ -56,6 +56,10 @@ OUTCOME_FIELDS = [
 ]
 
 
+class RunGone(Exception):
+    """The run's row was deleted while it executed (its conversation or bot was deleted)."""
+
+
 class RunEventSink:
     def __init__(self, run: Run) -> None:
         self.run = run
@@ -154,7 +158,8 @@ class RunEventSink:
 
     @transaction.atomic
     def _write_outcome(self, event: EngineEvent) -> None:
-        """One transaction (and one trip to the database thread) for the whole outcome."""
+        """One transaction (and one trip to the database thread) for the whole outcome; the run's
+        row first, so a run deleted meanwhile writes nothing (``RunGone``)."""
         run = self.run
         now = timezone.now()
         run.last_seq = event.seq
@@ -164,13 +169,6 @@ class RunEventSink:
             run.answer, run.outputs = event.answer, event.outputs
             run.usage = event.usage.model_dump()
             run.finished_at = now
-            Message.objects.create(
-                conversation_id=run.conversation_id,
-                role=Message.Role.ASSISTANT,
-                content=event.answer,
-                files=self._earlier_files() + self.files,
-                run=run,
-            )
         elif isinstance(event, RunFailed):
             run.status = Run.Status.CANCELLED if event.error.code == "cancelled" else Run.Status.FAILED
             run.error = event.error.model_dump()
@@ -178,7 +176,18 @@ class RunEventSink:
         elif isinstance(event, RunPaused):
             run.status = Run.Status.PAUSED
             run.paused_node_id = event.node_id
-        run.save(update_fields=[*OUTCOME_FIELDS, "updated_at"])
+        run.updated_at = now
+        outcome = {name: getattr(run, name) for name in [*OUTCOME_FIELDS, "updated_at"]}
+        if not Run.objects.filter(pk=run.pk).update(**outcome):
+            raise RunGone(self.run_id)
+        if isinstance(event, RunFinished):
+            Message.objects.create(
+                conversation_id=run.conversation_id,
+                role=Message.Role.ASSISTANT,
+                content=event.answer,
+                files=self._earlier_files() + self.files,
+                run=run,
+            )
         if self.steps:
             if self.resumed:  # a resumed run rewrites the steps it had recorded before pausing
                 RunStep.objects.filter(run=run, node_id__in=list(self.steps)).delete()

@@ -18,8 +18,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from builder.conversations.cancellation import cancel_requested, forget_cancel, local_cancel_event
-from builder.conversations.event_sink import RunEventSink
-from builder.conversations.models import Run
+from builder.conversations.event_sink import RunEventSink, RunGone
+from builder.conversations.models import Conversation, Run
 from builder.conversations.wiring import graph_runner, runtime_services
 from builder.engine.runtime.runner import RunRequest
 from builder.llm.models import ModelProvider
@@ -51,10 +51,11 @@ async def _heartbeat(run: Run, sink: RunEventSink, cancel: asyncio.Event) -> Non
     (so the reaper's run.failed follows them) and notice cancels sent to another process."""
     while not cancel.is_set():
         await asyncio.sleep(HEARTBEAT_INTERVAL_S)
-        await Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).aupdate(
+        beating = await Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).aupdate(
             heartbeat_at=timezone.now(), last_seq=sink.last_seq
         )
-        if await cancel_requested(str(run.pk)):
+        # A deleted run (its conversation or bot was deleted) stops as a cancelled one would.
+        if await cancel_requested(str(run.pk)) or (not beating and not await Run.objects.filter(pk=run.pk).aexists()):
             cancel.set()
 
 
@@ -88,12 +89,17 @@ async def execute_run(run_id: str, *, resume: Any = None) -> None:
         services = runtime_services(run, runner, providers, end_user_memory=True)
         outcome = await runner.run(request, sink.emit, resume=resume, cancel=cancel, services=services)
         if outcome.conv != run.conversation.variables:
-            run.conversation.variables = outcome.conv
-            await run.conversation.asave(update_fields=["variables", "updated_at"])
+            # An update, not save(): the conversation may have been deleted since the run ended.
+            await Conversation.objects.filter(pk=run.conversation_id).aupdate(
+                variables=outcome.conv, updated_at=timezone.now()
+            )
         await memory.after_run(outcome)
+    except RunGone:
+        logger.info("run %s was deleted while it executed: dropped", run_id)
     except Exception as exc:  # the engine reports node errors as events; this is a bug or an outage
         logger.exception("run %s crashed", run_id)
-        await sink.fail("internal_error", STOPPED_UNEXPECTEDLY, type=type(exc).__name__)
+        with contextlib.suppress(RunGone):
+            await sink.fail("internal_error", STOPPED_UNEXPECTEDLY, type=type(exc).__name__)
     finally:
         cancel.set()
         heartbeat.cancel()
