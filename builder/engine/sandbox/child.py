@@ -15,9 +15,13 @@ Isolation, in order. If any step fails, a ``setup_failed`` message is sent and n
 2. A fork, so the user's code runs as PID 1 of the new PID namespace: it sees no other process
    and everything it could leave behind dies with it. The first process only waits and turns
    the way its child ended into an exit status (``EXIT_SIGNAL_BASE`` + signal).
-3. A fresh root on a tmpfs with read-only bind mounts of what the interpreter needs (its prefix,
-   /usr/lib and the /lib links), /dev/{null,zero,random,urandom} and a small writable /tmp; then
-   ``pivot_root`` into it and detach the old root, so the project, /etc, /proc and /root are gone.
+3. A fresh root on a tmpfs with read-only bind mounts of exactly what the interpreter needs (its
+   executable, its standard library, the directories of the shared libraries it and the standard
+   library's extension modules load, its ELF loader; see ``interpreter_needs``), with every
+   site-packages/dist-packages among them covered by an empty read-only mount; the symbolic links
+   on the way to them; /dev/{null,zero,random,urandom} and a small writable /tmp. Then
+   ``pivot_root`` into it and detach the old root, so the project, /etc, /proc, /root, every
+   installed package and the rest of /usr are gone: only the standard library can be imported.
 4. Privileges dropped: started as root, the code runs as a random uid that owns nothing, with no
    groups; in a user namespace every capability is dropped. No new privileges, not dumpable.
 5. (after the request arrives) rlimits: CPU, address space, file size, threads, open files, no
@@ -106,8 +110,11 @@ _KEPT_MOUNT_FLAGS = {
     os.ST_NODIRATIME: MS_NODIRATIME,
     os.ST_RELATIME: MS_RELATIME,
 }
-# Host paths the interpreter's shared libraries live under (its own prefix is added to them).
-_LIBRARY_PATHS = ("/usr/lib", "/usr/lib64", "/usr/lib32", "/lib", "/lib64", "/lib32")
+# Links the dynamic loader's default search paths go through (merged /usr: /lib -> usr/lib).
+_LIBRARY_LINKS = ("/lib", "/lib64", "/lib32")
+# Where packages are installed, relative to a directory shown to the code: covered by an empty mount.
+_PACKAGE_DIRS = ("site-packages", "dist-packages", "python*/site-packages", "python*/dist-packages")
+PT_INTERP = 3
 _DEVICES = ("null", "zero", "random", "urandom")
 # Library sonames for pyseccomp (see _import_pyseccomp).
 _SONAMES = {"c": "libc.so.6", "seccomp": "libseccomp.so.2"}
@@ -216,13 +223,91 @@ def supervise(child_pid: int) -> NoReturn:
     os._exit(EXIT_SIGNAL_BASE + os.WTERMSIG(status))
 
 
+def interpreter_needs() -> dict[str, Any]:
+    """What this interpreter runs from, found once per server process (``child.py --needs``).
+
+    Its executable and standard library (``sys.path`` under ``-I -S`` is exactly that), the shared
+    libraries it maps once every extension module of the standard library is loaded (so ``ssl``,
+    ``sqlite3``, ``ctypes``… find theirs) and its ELF loader. Everything else, the site-packages
+    of this interpreter and of any other, stays out of the sandbox.
+    """
+    import importlib
+    import importlib.machinery
+
+    here = os.path.dirname(os.path.realpath(__file__))
+    stdlib = [os.path.realpath(path) for path in sys.path if os.path.exists(path)]
+    stdlib = [path for path in stdlib if path != here]
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    for directory in stdlib:
+        if not os.path.isdir(directory):
+            continue
+        for name in sorted(os.listdir(directory)):
+            if name.endswith(suffixes):
+                with contextlib.suppress(BaseException):  # a library this machine lacks: not needed then
+                    importlib.import_module(name.split(".", 1)[0])
+    library_dirs: set[str] = set()
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            fields = line.split(maxsplit=5)
+            if len(fields) == 6 and fields[5].startswith("/") and os.path.isfile(fields[5].strip()):
+                library_dirs.add(os.path.dirname(os.path.realpath(fields[5].strip())))
+    executable = os.path.realpath(sys.executable)
+    return {
+        "executable": executable,
+        "stdlib": stdlib,
+        "library_dirs": sorted(library_dirs - {os.path.dirname(executable), *stdlib}),
+        "loader": _elf_interpreter(executable),
+    }
+
+
+def _elf_interpreter(executable: str) -> str | None:
+    """The loader an ELF executable names (PT_INTERP), as the kernel looks it up: through links."""
+    import struct
+
+    with open(executable, "rb") as handle:
+        header = handle.read(64)
+        if header[:4] != b"\x7fELF" or header[4] != 2:  # not a 64-bit ELF: nothing to add
+            return None
+        order = "<" if header[5] == 1 else ">"
+        phoff, = struct.unpack_from(order + "Q", header, 32)
+        phentsize, phnum = struct.unpack_from(order + "HH", header, 54)
+        for index in range(phnum):
+            handle.seek(phoff + index * phentsize)
+            p_type, _, p_offset, _, _, p_filesz = struct.unpack(order + "IIQQQQ", handle.read(40))
+            if p_type == PT_INTERP:
+                handle.seek(p_offset)
+                return handle.read(p_filesz).rstrip(b"\0").decode()
+    return None
+
+
+def _resolve(path: str, links: dict[str, str], depth: int = 0) -> str:
+    """The real path of ``path``; each symbolic link met on the way goes into ``links`` (to recreate)."""
+    if depth > 40:
+        raise SetupError(f"too many symbolic links: {path}")
+    parts = [part for part in path.split("/") if part]
+    current = "/"
+    for index, part in enumerate(parts):
+        candidate = os.path.join(current, part)
+        if os.path.islink(candidate):
+            target = os.readlink(candidate)
+            links[candidate] = target
+            rest = "/".join(parts[index + 1 :])
+            return _resolve(os.path.normpath(os.path.join(current, target, rest)), links, depth + 1)
+        current = candidate
+    return current
+
+
 def _read_only_paths(paths: list[str]) -> list[str]:
     """Existing paths to show read-only, parents first, without ones a parent already covers."""
     chosen: list[str] = []
     for path in sorted({os.path.normpath(path) for path in paths}, key=len):
-        if os.path.lexists(path) and not any(path.startswith(done.rstrip("/") + "/") for done in chosen):
+        if os.path.lexists(path) and not _covered(path, chosen):
             chosen.append(path)
     return chosen
+
+
+def _covered(path: str, parents: list[str]) -> bool:
+    return any(path == parent or path.startswith(parent.rstrip("/") + "/") for parent in parents)
 
 
 def _bind_read_only(source: str, target: str) -> None:
@@ -232,19 +317,42 @@ def _bind_read_only(source: str, target: str) -> None:
     _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | kept)
 
 
-def build_root(root: str, interpreter_paths: list[str], tmp_size_mb: int, pivot_root_number: int) -> None:
+def _hide_packages(root: str, shown: list[str]) -> None:
+    """An empty read-only mount over every package directory inside what is shown."""
+    import glob
+
+    for directory in shown:
+        if not os.path.isdir(directory):
+            continue
+        for pattern in _PACKAGE_DIRS:
+            for found in glob.glob(os.path.join(glob.escape(directory), pattern)):
+                if os.path.isdir(found) and not os.path.islink(found):
+                    _mount("tmpfs", root + found, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k")
+
+
+def build_root(root: str, needs: dict[str, Any], tmp_size_mb: int, pivot_root_number: int) -> None:
     """Step 3: a minimal read-only root holding the interpreter, then ``pivot_root`` into it."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m,nr_inodes=4096")
-    for path in _read_only_paths([*_LIBRARY_PATHS, *interpreter_paths]):
+    links: dict[str, str] = {}
+    wanted = [needs["executable"], *needs["stdlib"], *needs["library_dirs"]]
+    if needs.get("loader"):
+        wanted.append(needs["loader"])
+    links.update({path: os.readlink(path) for path in _LIBRARY_LINKS if os.path.islink(path)})
+    shown = _read_only_paths([_resolve(path, links) for path in wanted if os.path.lexists(path)])
+    for link, target in sorted(links.items()):
+        if not _covered(link, shown):  # a link inside a shown directory is shown with it
+            os.makedirs(os.path.dirname(root + link), exist_ok=True)
+            os.symlink(target, root + link)
+    for path in shown:
         target = root + path
-        if os.path.islink(path) and path in _LIBRARY_PATHS:
-            # Merged /usr (/lib -> usr/lib): the same link inside keeps the loader's paths valid.
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            os.symlink(os.readlink(path), target)
-        else:
+        if os.path.isdir(path):
             os.makedirs(target, exist_ok=True)
-            _bind_read_only(os.path.realpath(path), target)
+        else:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o444))
+        _bind_read_only(path, target)
+    _hide_packages(root, shown)
     os.mkdir(root + "/dev")
     for device in _DEVICES:
         os.close(os.open(f"{root}/dev/{device}", os.O_CREAT | os.O_WRONLY, 0o666))
@@ -307,9 +415,7 @@ def set_up(config: dict[str, Any]) -> Any:
     child_pid = os.fork()
     if child_pid:
         supervise(child_pid)
-    # This interpreter's own prefix: it runs the code, and its stdlib is imported from there.
-    interpreter_paths = [sys.prefix, sys.exec_prefix, os.path.realpath(sys.prefix), os.path.realpath(sys.exec_prefix)]
-    build_root(config["root"], interpreter_paths, int(config["tmp_size_mb"]), pivot_root_number)
+    build_root(config["root"], config["needs"], int(config["tmp_size_mb"]), pivot_root_number)
     # Started as root: a uid no file and no other process belongs to (1 in 2**24 to meet another run's).
     drop_privileges(None if user_namespace else 0x10000000 + int.from_bytes(os.urandom(3), "big"))
     os.closerange(RESULT_FD + 1, 1 << 16)  # nothing but stdin, stdout/stderr and the result pipe
@@ -462,4 +568,7 @@ def main(argv: list[str]) -> NoReturn:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--needs"]:
+        sys.stdout.write(json.dumps(interpreter_needs()))
+        sys.exit(0)
     main(sys.argv)

@@ -34,7 +34,7 @@ def shut(attempt):
     return False
 
 
-def main(project_file, environment_marker):
+def main(project_file, environment_marker, package_dirs):
     import socket
     import sys
 
@@ -47,11 +47,15 @@ def main(project_file, environment_marker):
         "environment": environment_marker not in os.environ and not os.environ,
         "read_only_root": shut(lambda: open("/probe", "w")),
         "tmp_writable": not shut(lambda: open("/tmp/probe", "w").close()),
+        "packages": not any(os.path.isdir(path) and os.listdir(path) for path in package_dirs),
         "uid": os.getuid(),
         "pid": os.getpid(),
     }
 """
-_REQUIRED = ("network", "fork", "exec", "project_files", "host_files", "environment", "read_only_root", "tmp_writable")
+_REQUIRED = (
+    "network", "fork", "exec", "project_files", "host_files", "environment", "read_only_root", "tmp_writable",
+    "packages",
+)  # fmt: skip
 _ENVIRONMENT_MARKER = "AGENTLOOM_SANDBOX_PROBE"
 
 
@@ -64,7 +68,10 @@ async def probe(runner: SandboxCodeRunner) -> dict[str, Any]:
         "reason": None,
         "mode": None,
         "namespaces": ["mount", "network", "pid", "ipc", "uts"],
-        "filesystem": "pivot_root into a tmpfs root with the interpreter read-only and a private /tmp",
+        "filesystem": (
+            "pivot_root into a tmpfs root with the interpreter, its standard library and shared libraries"
+            " read-only (no site-packages) and a private /tmp"
+        ),
         "runs_as": None,
         "seccomp": "sockets, fork/exec, namespaces, mounts, ptrace, keyrings, io_uring… fail with EPERM",
         "limits": dataclasses.asdict(runner.limits),
@@ -73,7 +80,11 @@ async def probe(runner: SandboxCodeRunner) -> dict[str, Any]:
     os.environ[_ENVIRONMENT_MARKER] = "must-not-leak"
     started = time.monotonic()
     try:
-        inputs = {"project_file": str(PROJECT_ROOT / "pyproject.toml"), "environment_marker": _ENVIRONMENT_MARKER}
+        inputs = {
+            "project_file": str(PROJECT_ROOT / "pyproject.toml"),
+            "environment_marker": _ENVIRONMENT_MARKER,
+            "package_dirs": _package_dirs(),
+        }
         checks = (await runner._execute(PROBE_CODE, inputs, 15.0, warm=False)).result
     except NodeError as error:
         report["reason"] = error.message
@@ -96,6 +107,14 @@ async def probe(runner: SandboxCodeRunner) -> dict[str, Any]:
         return report
     report["available"] = True
     return report
+
+
+def _package_dirs() -> list[str]:
+    """Where this server's packages are installed (its virtualenv's and its base interpreter's)."""
+    import site
+    import sys
+
+    return sorted({*site.getsitepackages([sys.prefix, sys.base_prefix]), *(p for p in sys.path if "-packages" in p)})
 
 
 _default_report: dict[str, Any] | None = None

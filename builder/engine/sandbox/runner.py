@@ -16,6 +16,7 @@ import json
 import math
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -308,6 +309,7 @@ class SandboxCodeRunner:
                 "parent_pid": os.getpid(),
                 "root": root,
                 "mode": self.mode,
+                "needs": _interpreter_needs(self.python),
                 "pyseccomp_dir": _pyseccomp_dir(),
                 "memory_mb": limits.memory_mb,
                 "file_size_mb": limits.file_size_mb,
@@ -358,6 +360,34 @@ def _starter() -> concurrent.futures.ThreadPoolExecutor:
 def _close_if_started(future: concurrent.futures.Future[SandboxProcess]) -> None:
     if not future.cancelled() and future.exception() is None:
         future.result().close_now()
+
+
+_needs: dict[str, dict[str, Any]] = {}
+_needs_lock = threading.Lock()
+
+
+def _interpreter_needs(python: str) -> dict[str, Any]:
+    """What ``python`` runs from, the only files a sandbox shows (``child.interpreter_needs``).
+
+    Asked once per interpreter and server process: it loads every extension module of the
+    standard library, ~100 ms that no sandbox start should pay.
+    """
+    with _needs_lock:
+        if python not in _needs:
+            completed = subprocess.run(
+                [python, "-I", "-S", "-B", str(CHILD_SCRIPT), "--needs"],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                env={},
+                timeout=60,
+                check=False,
+            )
+            if completed.returncode != 0:
+                reason = completed.stderr.decode(errors="replace").strip()[-500:]
+                template = gettext_noop("The code sandbox could not be set up: %(reason)s")
+                raise node_error("sandbox_unavailable", template, reason=reason)
+            _needs[python] = json.loads(completed.stdout)
+        return _needs[python]
 
 
 def _pyseccomp_dir() -> str:

@@ -3,7 +3,11 @@ while the test process (the server) carries on."""
 
 from __future__ import annotations
 
+import glob
+import os
+import site
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,6 +94,54 @@ async def test_project_packages_cannot_be_imported(runner: SandboxCodeRunner) ->
 
     assert error.code == "code_error"
     assert error.message == "ModuleNotFoundError: No module named 'django'"
+
+
+def host_package_dirs() -> list[str]:
+    """Every place this machine keeps Python packages that the server knows of or can guess."""
+    guesses = [*site.getsitepackages([sys.prefix, sys.base_prefix]), *sys.path]
+    for pattern in ("/usr/lib/python3*/*-packages", "/usr/local/lib/python3*/*-packages", "/usr/lib*/python3*/*"):
+        guesses += glob.glob(pattern)
+    return sorted({path for path in guesses if path and os.path.isdir(path)})
+
+
+# Installed for the server (the virtualenv) or for the base interpreter (pip, numpy…): none of them
+# may be imported by the code, whatever it appends to sys.path.
+THIRD_PARTY = ("django", "numpy", "yaml", "pydantic", "requests", "pyseccomp", "pip", "setuptools", "cryptography")
+
+
+async def test_no_installed_package_can_be_imported_from_any_path(runner: SandboxCodeRunner) -> None:
+    code = """
+import importlib, os, sys
+
+def package_dirs(packages):
+    # Everything visible inside the sandbox that looks like a place packages live.
+    found = []
+    for directory, subdirectories, _ in os.walk("/"):
+        if directory.startswith(("/dev", "/tmp")):
+            continue
+        name = os.path.basename(directory)
+        if name.endswith("-packages") or "third_party" in name or set(packages) & set(subdirectories):
+            found.append(directory)
+    return found
+
+def main(host_dirs, packages):
+    searched = sorted(set(host_dirs) | set(package_dirs(packages)))
+    sys.path.extend(searched)
+    outcome = {}
+    for name in packages:
+        try:
+            importlib.import_module(name)
+            outcome[name] = "imported"
+        except ImportError:
+            outcome[name] = "ImportError"
+    return {"outcome": outcome, "searched": searched}
+"""
+    host_dirs = host_package_dirs()
+    assert any(os.path.isdir(os.path.join(directory, "django")) for directory in host_dirs)  # there to be found
+
+    result = await runner.run(code, {"host_dirs": host_dirs, "packages": list(THIRD_PARTY)}, timeout_s=30)
+
+    assert result["outcome"] == dict.fromkeys(THIRD_PARTY, "ImportError"), result["searched"]
 
 
 async def test_environment_secrets_do_not_reach_the_code(monkeypatch: pytest.MonkeyPatch) -> None:
