@@ -22,11 +22,20 @@ from django.conf import settings
 
 from tests.support.fake_openai import fake_openai, fake_openai_server  # noqa: F401  (fixtures)
 from tests.support.pgserver import pgserver_dsn  # noqa: F401  (fixture)
-from tests.support.processes import AsgiServerFactory, CeleryWorker, log_tail, stop_process, wait_for_port
+from tests.support.processes import (
+    AsgiServerFactory,
+    CeleryWorker,
+    log_tail,
+    stop_process,
+    wait_for_idle_worker,
+    wait_for_port,
+)
 from tests.support.services import require_service
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 WORKER_START_TIMEOUT_S = 60.0
+# How long a test's leftover Celery work may take after the test (generous: the machine may be loaded).
+WORKER_IDLE_TIMEOUT_S = 180.0
 SERVER_START_TIMEOUT_S = 30.0
 
 
@@ -188,3 +197,14 @@ def celery_worker(
     finally:
         # Before django_db_setup's teardown: PostgreSQL refuses to drop a database in use.
         stop_process(process)
+
+
+@pytest.fixture(autouse=True)
+def _celery_worker_done_with_the_test(request: pytest.FixtureRequest, _django_db_marker: None) -> Iterator[None]:
+    """After a test that used the Celery worker, wait until the worker is done with the test's tasks,
+    before the test's rows are flushed (set up after pytest-django's database fixture, so torn down
+    before it)."""
+    yield
+    if "celery_worker" in request.fixturenames:
+        worker: CeleryWorker = request.getfixturevalue("celery_worker")
+        wait_for_idle_worker(worker, ["celery", settings.PLUGIN_JOBS_QUEUE], WORKER_IDLE_TIMEOUT_S)

@@ -80,7 +80,7 @@ def asgi_live_server(run_executor: None) -> Iterator[ThreadedServer]:
         yield server
 
 
-async def receive_until(socket_: Any, types: set[str], timeout: float = 20.0) -> list[dict[str, Any]]:
+async def receive_until(socket_: Any, types: set[str], timeout: float = 60.0) -> list[dict[str, Any]]:
     """Collect messages until one whose type is in ``types`` (inclusive); validate run events."""
     received: list[dict[str, Any]] = []
     async with asyncio.timeout(timeout):

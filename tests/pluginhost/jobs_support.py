@@ -137,7 +137,7 @@ def jobs_workspace(api: FakeRenderApi, **config: Any) -> Workspace:
     return workspace
 
 
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout_s: float = 20.0, what: str = "") -> None:
+async def wait_until(check: Callable[[], Awaitable[bool]], timeout_s: float = 60.0, what: str = "") -> None:
     deadline = time.monotonic() + timeout_s
     while not await check():
         if time.monotonic() > deadline:

@@ -363,7 +363,7 @@ class FakeOpenAI:
         with self._lock:
             return self.requests[-1]
 
-    def wait_for_requests(self, count: int, timeout_s: float = 5.0) -> None:
+    def wait_for_requests(self, count: int, timeout_s: float = 30.0) -> None:
         deadline = time.monotonic() + timeout_s
         while self.request_count < count:
             if time.monotonic() > deadline:

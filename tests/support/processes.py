@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pytest
 
@@ -60,3 +61,44 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], log_path: Path, t
         except OSError:
             time.sleep(0.1)
     pytest.fail(f"the server did not listen on {port} within {timeout:g} s:\n{log_tail(log_path)}", pytrace=False)
+
+
+def wait_for_idle_worker(worker: CeleryWorker, queues: Sequence[str], timeout_s: float) -> None:
+    """Return once the worker has finished what the test gave it: its queues are empty and it runs and
+    holds nothing; tasks it holds for later (a countdown poll) are revoked. The test's data is about to
+    be flushed: a task still running would act on rows that are gone (or on the next test's)."""
+    from builder.config.celery import app
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        inspect = app.control.inspect(destination=[worker.hostname], timeout=1.0)
+        # A solo worker answers only between tasks: no reply means it is busy.
+        active, reserved, scheduled = inspect.active(), inspect.reserved(), inspect.scheduled()
+        for entry in (scheduled or {}).get(worker.hostname, []):
+            app.control.revoke(entry["request"]["id"])
+        if (
+            active is not None
+            and reserved is not None
+            and not active.get(worker.hostname)
+            and not reserved.get(worker.hostname)
+            and _queued_messages(app, queues) == 0
+        ):
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"the Celery worker was still busy {timeout_s:g} s after the test ended:\n{log_tail(worker.log_path)}",
+                pytrace=False,
+            )
+        time.sleep(0.05)
+
+
+def _queued_messages(app: Any, queues: Sequence[str]) -> int:
+    from amqp.exceptions import ChannelError
+
+    count = 0
+    with app.connection_for_read() as connection:
+        for name in queues:
+            # Redis: an empty queue has no key, so it "does not exist".
+            with contextlib.suppress(ChannelError):
+                count += connection.default_channel.queue_declare(queue=name, passive=True).message_count
+    return count
