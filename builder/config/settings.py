@@ -107,7 +107,8 @@ if DATABASE_URL:
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            # Django's, creating the database file private (0600) before SQLite does (WAL and SHM follow).
+            "ENGINE": "builder.core.sqlite_backend",
             "NAME": os.environ.get("AGENTLOOM_SQLITE_PATH", str(VAR_DIR / "agentloom.sqlite3")),
             "OPTIONS": {
                 # WAL lets the websocket readers and the writer work at once; IMMEDIATE avoids
@@ -130,6 +131,11 @@ EMBEDDED = not DATABASE_URL
 # The embedded default generates a per-checkout key on first start so a fresh clone runs without
 # configuration yet never ships a shared, public key. Production must set it: several web workers
 # on several hosts have to agree on it.
+if EMBEDDED:
+    from builder.core.private_files import private_directory
+
+    # var/ holds the database, the knowledge index, uploads and the generated keys: its owner's only.
+    private_directory(VAR_DIR)
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
     if not EMBEDDED:
@@ -205,6 +211,9 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = VAR_DIR / "media"
+# Uploaded documents and files tools made are the users' data: the server's user reads them, no one else.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

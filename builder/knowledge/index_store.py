@@ -6,6 +6,7 @@ import threading
 
 from django.conf import settings
 
+from builder.core.private_files import private_sqlite_file
 from builder.knowledge.index import Analyzer, KnowledgeIndex, PgKnowledgeIndex, SqliteKnowledgeIndex
 
 _lock = threading.Lock()
@@ -21,7 +22,7 @@ def knowledge_index() -> KnowledgeIndex:
             if url.startswith(("postgres://", "postgresql://")):
                 _index = PgKnowledgeIndex(url, analyzer=analyzer)
             else:
-                settings.KNOWLEDGE_INDEX_PATH.parent.mkdir(parents=True, exist_ok=True)
+                private_sqlite_file(settings.KNOWLEDGE_INDEX_PATH)  # documents' text: created 0600
                 _index = SqliteKnowledgeIndex(settings.KNOWLEDGE_INDEX_PATH, analyzer=analyzer)
         return _index
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,12 @@ class Command(BaseCommand):
         if user is None:
             password = secrets.token_urlsafe(12)
             user = User.objects.create_superuser(options["username"], options["email"], password)
-            credentials_file.parent.mkdir(parents=True, exist_ok=True)
-            credentials_file.write_text(f"{options['username']}\n{password}\n")
-            credentials_file.chmod(0o600)
+            credentials_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Created 0600, never readable by others even for a moment: it holds the admin's password.
+            descriptor = os.open(credentials_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(descriptor, 0o600)  # a file an older version left readable
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(f"{options['username']}\n{password}\n")
         workspace = Workspace.objects.filter(memberships__user=user, name="Demo").first()
         if workspace is None:
             workspace = workspace_create(actor=user, name="Demo", description="Example bots to start from.")

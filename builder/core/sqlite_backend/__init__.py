@@ -1,0 +1,1 @@
+"""Django's SQLite backend, with every database file it opens private (see ``base.py``)."""
