@@ -118,12 +118,9 @@ class CompiledBotGraph:
         return builder.compile(checkpointer=checkpointer, name=name)
 
     def _node_function(self, node: NodePlan) -> Callable[..., Awaitable[dict[str, Any]]]:
-        # Runtime[Any]: LangGraph types contexts as dataclasses/TypedDicts; ours is a plain class.
-        async def run_node(state: RunState, runtime: Runtime[Any]) -> dict[str, Any]:
-            return await self.execute(node, state, runtime.context)
-
-        run_node.__name__ = f"run_{node.id}"
-        return run_node
+        # A partial, not a closure: LangGraph inspects a plain function's type hints and bytecode
+        # (looking for subgraphs) for every node it adds, most of a big graph's compile time.
+        return partial(_run_node, self, node)
 
     async def execute(self, node: NodePlan, state: RunState, session: RunSession) -> dict[str, Any]:
         routes = state["routes"]
@@ -144,6 +141,15 @@ class CompiledBotGraph:
         if outcome.usage is not None:
             update["usage"] = asdict(outcome.usage)
         return update
+
+
+async def _run_node(
+    compiled: CompiledBotGraph, node: NodePlan, state: RunState, runtime: Runtime[Any]
+) -> dict[str, Any]:
+    # Runtime[Any]: LangGraph types contexts as dataclasses/TypedDicts; ours is a plain class.
+    session: RunSession = runtime.context
+    # Parallel nodes run in tasks of their own: their CPU time is the run's too.
+    return await session.budget.metered(compiled.execute(node, state, session))
 
 
 def _check_runnable(graph: BotGraph) -> None:

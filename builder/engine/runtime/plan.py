@@ -141,7 +141,8 @@ class GraphPlan:
                     if waiting[target] == 0:
                         heapq.heappush(ready, (self.nodes[target].index, target))
         # A valid graph has no other cycles; keep anything left over rather than lose it.
-        order.extend(node_id for node_id in members if node_id not in set(order))
+        placed = set(order)
+        order.extend(node_id for node_id in members if node_id not in placed)
         return order
 
     def ancestors(self, node_id: str) -> set[str]:

@@ -11,6 +11,8 @@
   handle instead of the normal ones, with ``outputs.error = {code, message, details}``.
 
 LangGraph interrupts (a question waiting for its answer) pass straight through: they are not failures.
+Neither is a run going past its limits (``limits.py``): each attempt is a step of the run's budget,
+and a run over budget fails as a whole, whatever the node's policy.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from builder.engine.nodes.base import ERROR_HANDLE, ERROR_OUTPUT
 from builder.engine.runtime.context import RunNodeContext
 from builder.engine.runtime.contract import UNEXPECTED_ERROR, NodeError, NodeResult, Usage, node_error
 from builder.engine.runtime.events import ErrorInfo
+from builder.engine.runtime.limits import RunLimitExceeded
 from builder.engine.runtime.plan import NodePlan
 from builder.engine.runtime.session import RunSession
 
@@ -72,12 +75,14 @@ async def run_with_policy(
     node: NodePlan, session: RunSession, make_context: Callable[[], RunNodeContext], body: Body
 ) -> NodeOutcome:
     policy = node.config.error
+    await session.budget.spend_step()
     token = session.open_node(node)
     ctx = make_context()
     error: NodeError | None = None
     try:
         for attempt in range(1, policy.retries + 2):
             if attempt > 1:
+                await session.budget.spend_step()
                 ctx = make_context()
             await session.attempt_started(token, attempt)
             try:
@@ -132,7 +137,7 @@ async def _attempt(body: Body, ctx: RunNodeContext, timeout_s: float | None) -> 
             if not scope.expired():
                 raise  # the node's own TimeoutError, not ours
             raise node_error("timeout", TIMED_OUT, retryable=True, seconds=f"{timeout_s:g}") from error
-    except (NodeError, GraphBubbleUp, asyncio.CancelledError):
+    except (NodeError, GraphBubbleUp, RunLimitExceeded, asyncio.CancelledError):
         raise
     except NodeFailure as failure:  # a node inside a loop/iteration body failed the round
         raise node_error(

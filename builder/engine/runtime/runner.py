@@ -35,6 +35,7 @@ from builder.engine.i18n import gettext_noop
 from builder.engine.runtime.compiler import CompiledBotGraph, node_id_of
 from builder.engine.runtime.contract import UNEXPECTED_ERROR, RuntimeServices, Usage
 from builder.engine.runtime.events import ErrorInfo, RunEvent
+from builder.engine.runtime.limits import RunBudget, RunLimitExceeded, RunLimits
 from builder.engine.runtime.policy import NodeFailure
 from builder.engine.runtime.session import CANCELLED, RunSession
 
@@ -53,6 +54,7 @@ class RunRequest:
     conv: dict[str, Any] = field(default_factory=dict)  # conversation variables (missing ones get defaults)
     user: dict[str, Any] = field(default_factory=dict)  # user variables
     first_seq: int = 1  # events are numbered from here (a resumed run continues the numbering)
+    limits: RunLimits = field(default_factory=RunLimits)  # the most this leg may spend (limits.py)
 
 
 @dataclass
@@ -151,6 +153,7 @@ class GraphRunner:
             run_inputs=request.inputs,
             cancel=cancel,
             can_pause=self.checkpointer is not None,
+            budget=RunBudget.for_run(request.limits),
         )
         config: RunnableConfig = {
             "configurable": {"thread_id": request.thread_id},
@@ -171,13 +174,22 @@ class GraphRunner:
         await session.start_stream(values, resumed=resumed)
         compiled = self._compiled
         cancel = session.cancel_event
-        graph_task = asyncio.create_task(compiled.main.ainvoke(graph_input, config, context=session))
-        waiters: set[asyncio.Future[Any]] = {graph_task}
+        budget = session.budget
+        # The graph's task and its nodes see this run's budget (a called bot's run spends it too).
+        entered = budget.enter()
+        try:
+            work = compiled.main.ainvoke(graph_input, config, context=session)
+            graph_task = asyncio.create_task(budget.metered(work))
+        finally:
+            budget.leave(entered)
+        over_limit = asyncio.create_task(budget.wait_exceeded())
+        waiters: set[asyncio.Future[Any]] = {graph_task, over_limit}
         cancel_task = asyncio.create_task(cancel.wait()) if cancel is not None else None
         if cancel_task is not None:
             waiters.add(cancel_task)
         try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            # A node that is busy (or waiting) past the run's deadline is stopped there.
+            await asyncio.wait(waiters, timeout=budget.remaining_seconds(), return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             # The caller's task was cancelled: stop the graph and say so, then let the cancel go on.
             await self._stop(graph_task)
@@ -185,15 +197,22 @@ class GraphRunner:
                 await self._cancelled(session, values)
             raise
         finally:
+            over_limit.cancel()
             if cancel_task is not None:
                 cancel_task.cancel()
         if not graph_task.done():
+            if session.cancelled():
+                await self._stop(graph_task)
+                return await self._cancelled(session, values)
+            error = budget.over_limit() or budget.time_exceeded()
             await self._stop(graph_task)
-            return await self._cancelled(session, values)
+            return await self._failed(session, error, None, values)
         try:
             result = graph_task.result()
         except NodeFailure as failure:
             return await self._failed(session, failure.error, failure.node_id, values)
+        except RunLimitExceeded as stopped:
+            return await self._failed(session, stopped.error, None, values)
         except asyncio.CancelledError:
             return await self._cancelled(session, values)
         except Exception as error:

@@ -37,6 +37,7 @@ from builder.engine.runtime.events import (
     ToolProgress,
     UsageInfo,
 )
+from builder.engine.runtime.limits import RunBudget
 from builder.engine.runtime.plan import GraphPlan, NodePlan
 from builder.engine.runtime.streaming import AnswerStream, Delta
 
@@ -68,8 +69,11 @@ class RunSession:
         run_inputs: Mapping[str, Any],
         cancel: asyncio.Event | None,
         can_pause: bool,
+        budget: RunBudget,
     ) -> None:
         self.plan = plan
+        # What the run may still spend (steps, time, CPU): see limits.py.
+        self.budget = budget
         self.run_id = run_id
         self.services = services
         self.run_inputs = run_inputs
@@ -102,7 +106,11 @@ class RunSession:
 
     def stop_reason(self) -> ErrorInfo:
         """Why a node still running is being stopped."""
-        if self.failed_node is not None and not self.cancelled():
+        if self.cancelled():
+            return CANCELLED
+        if (over_limit := self.budget.over_limit()) is not None:
+            return over_limit
+        if self.failed_node is not None:
             return ErrorInfo.from_template(
                 "cancelled", gettext_noop("Stopped because %(node_id)s failed."), node_id=self.failed_node
             )
