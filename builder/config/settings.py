@@ -236,7 +236,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "builder.core.exception_handler.api_exception_handler",
-    "DEFAULT_PARSER_CLASSES": ["builder.core.json_input.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -275,6 +275,13 @@ AGENTLOOM_HTTP_ALLOWLIST = env_list("AGENTLOOM_HTTP_ALLOWLIST", "")
 AGENTLOOM_MCP_ALLOW_STDIO = env_bool("AGENTLOOM_MCP_ALLOW_STDIO", default=EMBEDDED)
 # A running run whose heartbeat is older than this lost its worker and is marked failed.
 RUN_STALE_AFTER_S = int(os.environ.get("AGENTLOOM_RUN_STALE_AFTER_S", 30))
+# What one run may spend (builder/engine/runtime/limits.py); past any of them it fails with
+# step_limit, time_limit or cpu_limit. 0 turns a limit off. Steps: node executions (each attempt,
+# each round of a loop or iteration body). Wall time: long enough for a video tool's job. CPU: time
+# the run itself computes on the server (a 2,000-node graph takes a few seconds), not its model calls.
+RUN_MAX_STEPS = int(os.environ.get("AGENTLOOM_RUN_MAX_STEPS", 10_000))
+RUN_MAX_SECONDS = float(os.environ.get("AGENTLOOM_RUN_MAX_SECONDS", 3600))
+RUN_MAX_CPU_SECONDS = float(os.environ.get("AGENTLOOM_RUN_MAX_CPU_SECONDS", 30))
 # Knowledge: uploads above this size are refused before they are read (200 MB must never parse).
 KNOWLEDGE_MAX_UPLOAD_BYTES = int(os.environ.get("AGENTLOOM_KNOWLEDGE_MAX_UPLOAD_BYTES", 50 * 1024 * 1024))
 # Where the search index lives: a SQLite file (FTS5 + sqlite-vec) by default, or a PostgreSQL with

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_noop
 from builder.conversations.cancellation import cancel_requested, forget_cancel, local_cancel_event
 from builder.conversations.event_sink import RunEventSink, RunGone
 from builder.conversations.models import Conversation, Run
-from builder.conversations.wiring import graph_runner, runtime_services
+from builder.conversations.wiring import graph_runner, run_limits, runtime_services
 from builder.engine.runtime.runner import RunRequest
 from builder.llm.models import ModelProvider
 from builder.llm.selectors import model_providers_for_run
@@ -85,6 +85,7 @@ async def execute_run(run_id: str, *, resume: Any = None) -> None:
             conv=dict(run.conversation.variables),
             user=memory.user,
             first_seq=run.last_seq + 1,
+            limits=run_limits(),
         )
         services = runtime_services(run, runner, providers, end_user_memory=True)
         outcome = await runner.run(request, sink.emit, resume=resume, cancel=cancel, services=services)

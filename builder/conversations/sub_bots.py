@@ -60,7 +60,7 @@ class PublishedBotRunner:
             raise node_error("sub_bot_depth", template, depth=MAX_DEPTH)
         from builder.conversations.wiring import runner_for, runtime_services
 
-        runner = runner_for(await sync_to_async(self._load)(bot_id))
+        runner = await runner_for(await sync_to_async(self._load)(bot_id))
         services: RuntimeServices = runtime_services(self.run_, runner, self.providers)
         services.memory = None
         services.sub_bots = PublishedBotRunner(self.run_, self.providers, depth=self.depth + 1)

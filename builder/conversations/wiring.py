@@ -8,14 +8,19 @@ long-running ones wait for their jobs in ``builder/pluginhost/job_runner.py``.
 
 Compiling a graph and building model clients cost more than a whole instant run, so both are
 cached: runners by graph fingerprint (a runner is safe for concurrent runs; per-run services are
-passed to each run), chat models by the workspace's provider set and its last change.
+passed to each run), chat models by the workspace's provider set and its last change. Compiling
+(validation included) is CPU work proportional to the graph, about half a second for one of 2,000
+nodes, so it happens in a worker thread, never on the event loop that serves every other request
+and run; runs that need a graph being compiled wait for that one compile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import weakref
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
 
@@ -29,6 +34,7 @@ from builder.conversations.sub_bots import PublishedBotRunner
 from builder.core.ssrf import SsrfSafeHttpClient
 from builder.engine.dsl import parse_graph
 from builder.engine.runtime.contract import RuntimeServices
+from builder.engine.runtime.limits import RunLimits
 from builder.engine.runtime.runner import GraphRunner
 from builder.engine.sandbox.runner import SandboxCodeRunner
 from builder.engine.values import ModelChoice
@@ -43,6 +49,10 @@ from builder.pluginhost.job_runner import PluginJobRunner
 CACHE_SIZE = 256
 _runners: OrderedDict[tuple[str, int], GraphRunner] = OrderedDict()
 _version_graphs: OrderedDict[Any, dict[str, Any]] = OrderedDict()
+# Graph compiles, off the event loop (two: a big graph's compile must not queue every other one).
+_compiler = ThreadPoolExecutor(max_workers=2, thread_name_prefix="agentloom-compile")
+_compiling: dict[tuple[str, int], Future[GraphRunner]] = {}
+_compiling_lock = threading.Lock()
 # Model clients hold connections that belong to one event loop: one cache per loop.
 _chat_models: weakref.WeakKeyDictionary[
     asyncio.AbstractEventLoop, OrderedDict[tuple[Any, ...], WorkspaceChatModels]
@@ -109,28 +119,59 @@ def runtime_services(
     )
 
 
-def runner_for(document: dict[str, Any], checkpointer: Any = None, *, fingerprint: str | None = None) -> GraphRunner:
+def run_limits() -> RunLimits:
+    """What one run may spend, from settings (0 = no limit)."""
+    return RunLimits(
+        max_steps=settings.RUN_MAX_STEPS or None,
+        max_seconds=settings.RUN_MAX_SECONDS or None,
+        max_cpu_seconds=settings.RUN_MAX_CPU_SECONDS or None,
+    )
+
+
+async def runner_for(
+    document: dict[str, Any], checkpointer: Any = None, *, fingerprint: str | None = None
+) -> GraphRunner:
     """The compiled runner of a graph document, compiled once per fingerprint and checkpointer
     (the document's checksum unless the caller knows a cheaper one, such as an immutable version's id)."""
-    key = (fingerprint or graph_checksum(document), id(checkpointer))
+    loop = asyncio.get_running_loop()
+    if fingerprint is None:
+        fingerprint = await loop.run_in_executor(_compiler, graph_checksum, document)
+    key = (fingerprint, id(checkpointer))
     cached = _runners.get(key)
     if cached is not None and cached.checkpointer is checkpointer:
         _runners.move_to_end(key)
         return cached
-    runner = GraphRunner(parse_graph(document), RuntimeServices(), checkpointer=checkpointer)
+    runner = await asyncio.wrap_future(_compile(key, document, checkpointer), loop=loop)
     return _remember(_runners, key, runner)  # type: ignore[no-any-return]
+
+
+def _compile(key: tuple[str, int], document: dict[str, Any], checkpointer: Any) -> Future[GraphRunner]:
+    """The compile of ``key`` in the compiler's threads, shared by whoever asks before it is done
+    (from any event loop: a Celery worker has one per thread)."""
+    with _compiling_lock:
+        pending = _compiling.get(key)
+        if pending is None:
+            pending = _compiling[key] = _compiler.submit(_compiled_runner, document, checkpointer)
+            pending.add_done_callback(lambda _done: _compiling.pop(key, None))
+    return pending
+
+
+def _compiled_runner(document: dict[str, Any], checkpointer: Any) -> GraphRunner:
+    return GraphRunner(parse_graph(document), RuntimeServices(), checkpointer=checkpointer)
 
 
 async def graph_runner(run: Run) -> GraphRunner:
     if run.graph is not None:  # a draft run's own copy
-        return runner_for(run.graph, await checkpointer_for(run.graph))
+        return await runner_for(run.graph, await checkpointer_for(run.graph))
     # Versions never change: their graph is read once per process.
     assert run.bot_version_id is not None
     document = _version_graphs.get(run.bot_version_id)
     if document is None:
         graph = await BotVersion.objects.values_list("graph", flat=True).aget(pk=run.bot_version_id)
         document = _remember(_version_graphs, run.bot_version_id, graph)
-    return runner_for(document, await checkpointer_for(document), fingerprint=f"version:{run.bot_version_id}")
+    return await runner_for(
+        document, await checkpointer_for(document), fingerprint=f"version:{run.bot_version_id}"
+    )
 
 
 async def checkpointer_for(document: dict[str, Any]) -> Any:
