@@ -149,7 +149,8 @@ def parse_bot_file(raw: bytes) -> dict[str, Any]:
     try:
         data = load_untrusted_yaml(text)
     except UnsafeYaml as exc:
-        raise _refuse("file", _("Refused unsafe YAML: %(reason)s.") % {"reason": exc}) from None
+        reason = _(exc.template) % exc.params
+        raise _refuse("file", _("Refused unsafe YAML: %(reason)s.") % {"reason": reason}) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         if mark is None:

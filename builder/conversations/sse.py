@@ -33,6 +33,7 @@ from builder.conversations.dispatch import remember_loop
 from builder.conversations.models import Source
 from builder.core.exception_handler import error_body
 from builder.core.exceptions import ApplicationError, NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
+from builder.core.json_input import load_json
 from builder.realtime.groups import conversation_group
 from builder.realtime.language import translated_event
 
@@ -63,10 +64,7 @@ def _csrf_checked_view(request: HttpRequest) -> HttpResponse:
 
 
 def _parse_body(request: HttpRequest) -> dict[str, Any]:
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        raise ValidationFailed(_("The body is not valid JSON."), code="parse_error") from None
+    body = load_json(request.body or b"{}")
     if not isinstance(body, dict):
         raise ValidationFailed(fields={"non_field_errors": [_("Send a JSON object.")]})
     if not isinstance(body.get("query"), str):

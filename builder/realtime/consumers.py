@@ -23,8 +23,8 @@ messages, and the error messages of run events, which are stored in English.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -39,15 +39,22 @@ from builder.accounts.services import api_key_authenticate
 from builder.conversations import selectors, services
 from builder.conversations.dispatch import remember_loop
 from builder.core.exceptions import ApplicationError, NotFound
+from builder.core.json_input import load_json
 from builder.knowledge import selectors as knowledge_selectors
 from builder.knowledge.events import knowledge_group
 from builder.realtime.event_log import live_event_log
 from builder.realtime.groups import conversation_group
 from builder.realtime.language import socket_language, translated_event
 
-_NOT_JSON = object()
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """A frame ``load_json`` refused, and why."""
+
+    error: ApplicationError
 
 
 def _api_key_from_scope(scope: dict[str, Any]) -> str | None:
@@ -126,17 +133,27 @@ class ConversationConsumer(ActorConsumer):
         await self.channel_layer.group_discard(conversation_group(self.conversation_id), self.channel_name)
 
     # --- client → server -------------------------------------------------------------------------
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        if text_data is None:  # Channels' JSON consumer would raise, and drop the socket
+            await self._error("invalid_json", _("Send JSON text frames."), {})
+            return
+        await self.receive_json(await self.decode_json(text_data), **kwargs)
+
     @classmethod
     async def decode_json(cls, text_data: str) -> Any:
-        # A frame that is not JSON is answered with an error, not by dropping the socket.
+        # A frame that is refused (not JSON, too deep, not valid Unicode…) is answered with an
+        # error, not by dropping the socket.
         try:
-            return json.loads(text_data)
-        except ValueError:
-            return _NOT_JSON
+            return load_json(text_data)
+        except ApplicationError as error:
+            return _Refused(error)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        if content is _NOT_JSON:
-            await self._error("invalid_json", _("Send JSON text frames."), {})
+        if isinstance(content, _Refused):
+            error = content.error
+            # The socket's name for a frame it cannot read, as the HTTP API's is "parse_error".
+            code = "invalid_json" if error.code == "parse_error" else error.code
+            await self._error(code, str(error.message), error.fields)
             return
         kind = content.get("type") if isinstance(content, dict) else None
         handler = {
