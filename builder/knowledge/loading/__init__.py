@@ -2,6 +2,7 @@
 call it from background jobs, the benchmarks call it directly.
 
     document = load_document(data, filename="handbook.docx", limits=LoadLimits(max_bytes=...))
+    document = load_document_isolated(data, filename="handbook.docx")  # the same, in a capped process
     document = await fetch_url("https://example.com/faq", client)      # an SsrfSafeHttpClient
     chunked = chunk_sections(document.sections, parse_chunking_settings({"mode": "parent_child"}))
 
@@ -20,6 +21,7 @@ from builder.knowledge.loading.chunking import (
     parse_chunking_settings,
 )
 from builder.knowledge.loading.errors import MESSAGES, DocumentError, ErrorCode
+from builder.knowledge.loading.isolation import load_document_isolated
 from builder.knowledge.loading.limits import DEFAULT_LIMITS, LoadLimits, check_size
 from builder.knowledge.loading.loaders import load_document
 from builder.knowledge.loading.sections import DocumentKind, LoadedDocument, LoadedSection
@@ -45,5 +47,6 @@ __all__ = [
     "chunk_sections",
     "fetch_url",
     "load_document",
+    "load_document_isolated",
     "parse_chunking_settings",
 ]

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from langchain_text_splitters import RecursiveCharacterTextSplitter
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, field_validator, model_validator
 
 from builder.knowledge.loading.sections import LoadedSection
+
+if TYPE_CHECKING:
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 MIN_CHUNK_SIZE = 50
 MAX_CHUNK_SIZE = 8000
@@ -176,6 +178,9 @@ def _chunks(sections: Sequence[LoadedSection], splitting: Splitting, length_func
 
 
 def _splitter(splitting: Splitting, length_function: LengthFunction) -> RecursiveCharacterTextSplitter:
+    # Imported here, not at the top: the parser process (isolation.py) imports this package, never chunks.
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
     separators = list(splitting.separators)
     if "" not in separators:  # without it a chunk may exceed chunk_size (an embedding model truncates it)
         separators.append("")

@@ -28,6 +28,10 @@ class ErrorCode(StrEnum):
     TOO_MANY_ROWS = "too_many_rows"
     TOO_MANY_CELLS = "too_many_cells"
     TOO_MUCH_TEXT = "too_much_text"
+    TOO_MANY_ELEMENTS = "too_many_elements"
+    PARSE_TIMEOUT = "parse_timeout"
+    PARSE_MEMORY = "parse_memory"
+    PARSER_FAILED = "parser_failed"
     NO_TEXT = "no_text"
     INVALID_URL = "invalid_url"
     URL_BLOCKED = "url_blocked"
@@ -61,6 +65,17 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.TOO_MUCH_TEXT: gettext_noop(
         "The document holds more than %(limit)s characters of text. Split it into smaller files."
     ),
+    ErrorCode.TOO_MANY_ELEMENTS: gettext_noop(
+        "The %(kind)s file is too complex to read: it holds more than %(limit)s elements (paragraphs, "
+        "runs, cells, tags). Split it into smaller files."
+    ),
+    ErrorCode.PARSE_TIMEOUT: gettext_noop(
+        "Reading the document took longer than its time limit (%(limit)s s). Split it into smaller files."
+    ),
+    ErrorCode.PARSE_MEMORY: gettext_noop(
+        "Reading the document needed more memory than its limit (%(limit)s). Split it into smaller files."
+    ),
+    ErrorCode.PARSER_FAILED: gettext_noop("The document could not be read: its reader stopped unexpectedly."),
     ErrorCode.NO_TEXT: gettext_noop(
         "No text was found in the %(kind)s file. A scanned document needs text recognition (OCR) first."
     ),

@@ -20,7 +20,7 @@ import lxml.html
 from lxml import etree
 from lxml.html import HtmlElement
 
-from builder.knowledge.loading.sections import HeadingSections
+from builder.knowledge.loading.sections import HeadingSections, SectionCollector
 from builder.knowledge.loading.tables import table_lines
 
 _SKIPPED_TAGS = frozenset(
@@ -114,6 +114,10 @@ def add_html(text: str, sections: HeadingSections) -> str | None:
     """Add the page's main text to ``sections``; returns the page title (``<title>``), if any."""
     # lxml refuses str input that declares an encoding; the text is already decoded.
     text = _XML_DECLARATION.sub("", text, count=1)
+    # The whole tree is built (boilerplate is judged by what surrounds it), so its size is checked
+    # first: a tag count that can only overestimate ("a < b" in text counts too).
+    collector = sections.collector
+    collector.count_elements(text.count("<") - text.count("</"))
     try:
         document = lxml.html.document_fromstring(text)
     except (etree.ParserError, ValueError):  # nothing but whitespace or markup
@@ -121,7 +125,7 @@ def add_html(text: str, sections: HeadingSections) -> str | None:
         return None
     etree.strip_elements(document, etree.Comment, etree.ProcessingInstruction, with_tail=False)
     title = document.findtext(".//title")
-    stats = _link_stats(document)
+    stats = _link_stats(document, collector)
     _Walker(sections, stats).walk(_content_root(document, stats))
     sections.finish()
     return _squashed(str(title)) if title else None
@@ -134,10 +138,11 @@ class _Stats:
     links: int = 0
 
 
-def _link_stats(document: HtmlElement) -> dict[HtmlElement, _Stats]:
+def _link_stats(document: HtmlElement, collector: SectionCollector) -> dict[HtmlElement, _Stats]:
     """Text and link-text length of every element, bottom-up in one pass (not once per container)."""
     stats: dict[HtmlElement, _Stats] = {}
     for _, element in etree.iterwalk(document, events=("end",)):
+        collector.check_time()
         own = _Stats(text=_visible_length(element.text))
         for child in element:
             child_stats = stats.get(child)
@@ -200,6 +205,7 @@ class _Walker:
     def walk(self, root: HtmlElement) -> None:
         walker = etree.iterwalk(root, events=("start", "end"))
         for event, element in walker:
+            self.sections.collector.check_time()
             if event == "start":
                 if element is not root and _is_boilerplate(element, self.stats):
                     walker.skip_subtree()  # its "end" still comes, and with it the tail text

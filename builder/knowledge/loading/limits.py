@@ -1,5 +1,9 @@
 """How much one document may cost to read. Every loader checks these before or while it parses, so
-a hostile or broken file ends with a ``DocumentError`` instead of a hang or an exhausted worker."""
+a hostile or broken file ends with a ``DocumentError`` instead of a hang or an exhausted worker.
+
+The parse itself runs in a child process (``isolation.py``) whose address space and CPU time the
+kernel caps at ``max_parse_memory_bytes`` and about ``max_parse_seconds``: the budgets the loaders
+check give a precise reason, the rlimits hold even where a parser has no loop to check them in."""
 
 from __future__ import annotations
 
@@ -27,6 +31,13 @@ class LoadLimits:
     # 100 times its packed size, once it is larger than the grace size below.
     max_zip_ratio: int = 100
     zip_ratio_grace_bytes: int = 1 * MB
+    # XML and HTML elements read from one document (tags, counted as the bytes stream in, before
+    # the parser sees them). Streamed formats (docx, xlsx) cost time per element, HTML memory too:
+    # a 1,000-page docx holds ~1 million.
+    max_elements: int = 2_000_000
+    # Wall-clock time to read one document, and the memory its parser process may map.
+    max_parse_seconds: float = 120.0
+    max_parse_memory_bytes: int = 1024 * MB
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():

@@ -9,16 +9,21 @@ user password and is read; one that needs a password to open is refused.
 from __future__ import annotations
 
 import io
-
-from pypdf import PasswordType, PdfReader
+from typing import TYPE_CHECKING
 
 from builder.knowledge.loading.errors import DocumentError, ErrorCode
 from builder.knowledge.loading.limits import LoadLimits
 from builder.knowledge.loading.sections import SectionCollector
 
+if TYPE_CHECKING:
+    from pypdf import PasswordType, PdfReader
+
 
 def add_pdf(data: bytes, collector: SectionCollector, limits: LoadLimits) -> str | None:
     """Add each page's text; returns the title from the PDF's metadata, if any."""
+    # Imported here, not at the top: a parser process imports only what its format needs.
+    from pypdf import PasswordType, PdfReader
+
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and _open_without_password(reader) is PasswordType.NOT_DECRYPTED:
@@ -30,7 +35,7 @@ def add_pdf(data: bytes, collector: SectionCollector, limits: LoadLimits) -> str
             collector.add(page.extract_text(), page=number)
         metadata = reader.metadata
         return metadata.title if metadata is not None else None
-    except DocumentError:
+    except (DocumentError, MemoryError):
         raise
     except Exception as error:  # pypdf raises far more than PdfReadError on a damaged file
         raise DocumentError(ErrorCode.CORRUPT_FILE, kind="pdf") from error

@@ -3,7 +3,9 @@ came from (page, sheet and rows, headings), plus the small helpers every loader 
 
 from __future__ import annotations
 
+import math
 import re
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -81,22 +83,41 @@ def clean_text(text: str) -> str:
 
 @dataclass
 class SectionCollector:
-    """Collects sections in order, drops empty ones and stops at ``limits.max_text_chars``."""
+    """Collects sections in order, drops empty ones, and keeps the document's budget: text
+    (``max_text_chars``), elements (``max_elements``) and time (``max_parse_seconds``)."""
 
     kind: DocumentKind
     limits: LoadLimits
     source: str | None = None
     sections: list[LoadedSection] = field(default_factory=list)
     chars: int = 0
+    elements: int = 0
+    started: float = field(default_factory=time.monotonic)
 
     def add(self, text: str, **location: Any) -> None:
+        self.check_time()
         text = clean_text(text)
         if not text:
             return
         self.chars += len(text)
-        if self.chars > self.limits.max_text_chars:
-            raise DocumentError(ErrorCode.TOO_MUCH_TEXT, limit=self.limits.max_text_chars)
+        self.check_text()
         self.sections.append(LoadedSection(text=text, source=self.source, **location))
+
+    def check_text(self, pending: int = 0) -> None:
+        """Refuse the document once its text, with ``pending`` characters not yet added, is over budget."""
+        if self.chars + pending > self.limits.max_text_chars:
+            raise DocumentError(ErrorCode.TOO_MUCH_TEXT, limit=self.limits.max_text_chars)
+
+    def count_elements(self, count: int) -> None:
+        """Count ``count`` more elements; call it before they are parsed, so a flood is refused unread."""
+        self.elements += count
+        if self.elements > self.limits.max_elements:
+            raise DocumentError(ErrorCode.TOO_MANY_ELEMENTS, kind=self.kind.value, limit=self.limits.max_elements)
+        self.check_time()
+
+    def check_time(self) -> None:
+        if time.monotonic() - self.started > self.limits.max_parse_seconds:
+            raise DocumentError(ErrorCode.PARSE_TIMEOUT, limit=math.ceil(self.limits.max_parse_seconds))
 
     def document(self, title: str | None = None) -> LoadedDocument:
         if not self.sections:
@@ -117,6 +138,7 @@ class HeadingSections:
     _path: list[tuple[int, str]] = field(default_factory=list)
     _lines: list[str] = field(default_factory=list)
     _has_body: bool = False
+    _pending: int = 0
 
     def heading(self, level: int, text: str) -> None:
         text = " ".join(text.split())
@@ -128,11 +150,15 @@ class HeadingSections:
             self._path.pop()
         self._path.append((level, text))
         self._lines.append(text)
+        self._pending += len(text)
 
     def text(self, block: str) -> None:
         if block.strip():
             self._lines.append(block)
             self._has_body = True
+            # A document without headings is one section: its text is checked while it gathers.
+            self._pending += len(block)
+            self.collector.check_text(self._pending)
 
     def finish(self) -> None:
         self._flush()
@@ -141,4 +167,4 @@ class HeadingSections:
         if self._lines:
             headings = tuple(text for _, text in self._path)
             self.collector.add("\n\n".join(self._lines), headings=headings)
-        self._lines, self._has_body = [], False
+        self._lines, self._has_body, self._pending = [], False, 0

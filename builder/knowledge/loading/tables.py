@@ -17,20 +17,20 @@ import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-import openpyxl
-
 from builder.knowledge.loading.errors import DocumentError, ErrorCode
 from builder.knowledge.loading.limits import LoadLimits
 from builder.knowledge.loading.sections import SectionCollector
+from builder.knowledge.loading.xml_stream import member_chunks
 from builder.knowledge.loading.zip_guard import check_zip_container
 
 _CSV_DELIMITERS = ",\t;|"
 _SNIFF_CHARS = 8192
 _WORKSHEET = re.compile(r"^xl/worksheets/[^/]+\.xml$")
+# The parts openpyxl parses (the rest is media, printer settings, VBA: never read).
+_XML_PART = re.compile(r"\.(?:xml|rels)$", re.I)
 # Row and cell elements of SpreadsheetML, with or without a namespace prefix (<x:row …>).
 _ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
 _CELL_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")
-_SCAN_CHUNK = 1 << 20
 
 
 def cell_text(value: object) -> str:
@@ -90,6 +90,7 @@ def add_table(
     header: list[str] | None = None
     header_number, added = 0, 0
     for number, row in enumerate(rows, start=1):
+        collector.check_time()
         budget.take(len(row))
         cells = [cell_text(value) for value in row]
         if not any(cells):
@@ -135,14 +136,17 @@ def _delimiter(sample: str) -> str:
 
 def add_xlsx(data: bytes, collector: SectionCollector, limits: LoadLimits) -> str | None:
     """Add every sheet's rows; returns the workbook title, if it has one."""
+    # Imported here, not at the top: a parser process imports only what its format needs.
+    import openpyxl
+
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             check_zip_container(archive, kind="xlsx", limits=limits)
-            _check_sheet_sizes(archive, limits)
+            _scan_parts(archive, collector)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # unsupported extensions, print areas…: not our concern
             workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except DocumentError:
+    except (DocumentError, MemoryError):
         raise
     except Exception as error:  # openpyxl raises whatever its XML and zip layers raise
         raise DocumentError(ErrorCode.CORRUPT_FILE, kind="xlsx") from error
@@ -155,7 +159,7 @@ def add_xlsx(data: bytes, collector: SectionCollector, limits: LoadLimits) -> st
             add_table(_trimmed_rows(sheet.iter_rows(values_only=True)), collector, budget, sheet=sheet.title)
         title = workbook.properties.title
         return title if isinstance(title, str) else None
-    except DocumentError:
+    except (DocumentError, MemoryError):
         raise
     except Exception as error:
         raise DocumentError(ErrorCode.CORRUPT_FILE, kind="xlsx") from error
@@ -163,27 +167,31 @@ def add_xlsx(data: bytes, collector: SectionCollector, limits: LoadLimits) -> st
         workbook.close()
 
 
-def _check_sheet_sizes(archive: zipfile.ZipFile, limits: LoadLimits) -> None:
-    """Count row and cell tags in the sheets' XML before openpyxl sees it. openpyxl parses a whole
-    sheet that lacks a <dimension> element just to size it, before the first row is read, so a
-    million-row sheet without one would cost its full parse; counting tags costs a fraction of that."""
+def _scan_parts(archive: zipfile.ZipFile, collector: SectionCollector) -> None:
+    """Count the elements of every XML part, and the row and cell tags of the sheets, before
+    openpyxl sees them. openpyxl parses some parts whole (styles, shared strings) and a sheet that
+    lacks a <dimension> element just to size it, before the first row is read, so a million-row
+    sheet without one would cost its full parse; counting tags costs a fraction of that."""
+    limits = collector.limits
     rows = cells = 0
     for member in archive.infolist():
-        if not _WORKSHEET.match(member.filename):
+        if not _XML_PART.search(member.filename):
             continue
-        with archive.open(member) as stream:
-            pending = b""
-            while chunk := stream.read(_SCAN_CHUNK):
-                pending += chunk
-                # Tags are counted up to the last "<"; the tag it may open goes on with the next chunk.
-                cut = pending.rfind(b"<")
-                rows += sum(1 for _ in _ROW_TAG.finditer(pending, 0, max(cut, 0)))
-                cells += sum(1 for _ in _CELL_TAG.finditer(pending, 0, max(cut, 0)))
-                pending = pending[cut:] if cut >= 0 else b""
-                if rows > limits.max_rows:
-                    raise DocumentError(ErrorCode.TOO_MANY_ROWS, limit=limits.max_rows)
-                if cells > limits.max_cells:
-                    raise DocumentError(ErrorCode.TOO_MANY_CELLS, limit=limits.max_cells)
+        worksheet = bool(_WORKSHEET.match(member.filename))
+        pending = b""
+        for chunk in member_chunks(archive, member.filename, collector):
+            if not worksheet:
+                continue
+            pending += chunk
+            # Tags are counted up to the last "<"; the tag it may open goes on with the next chunk.
+            cut = pending.rfind(b"<")
+            rows += sum(1 for _ in _ROW_TAG.finditer(pending, 0, max(cut, 0)))
+            cells += sum(1 for _ in _CELL_TAG.finditer(pending, 0, max(cut, 0)))
+            pending = pending[cut:] if cut >= 0 else b""
+            if rows > limits.max_rows:
+                raise DocumentError(ErrorCode.TOO_MANY_ROWS, limit=limits.max_rows)
+            if cells > limits.max_cells:
+                raise DocumentError(ErrorCode.TOO_MANY_CELLS, limit=limits.max_cells)
 
 
 def _trimmed_rows(rows: Iterable[Sequence[object]]) -> Iterator[Sequence[object]]:

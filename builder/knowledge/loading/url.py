@@ -6,6 +6,7 @@ one (``application/octet-stream``) falls back to the URL's extension, then to th
 from __future__ import annotations
 
 import posixpath
+from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 from builder.engine.runtime.contract import HttpClient, NodeError
@@ -22,10 +23,29 @@ _NODE_ERRORS = {
 }
 
 
+class DocumentLoader(Protocol):
+    """``load_document``, or ``load_document_isolated`` (the same, in a capped process)."""
+
+    def __call__(
+        self,
+        data: bytes,
+        *,
+        filename: str | None = None,
+        content_type: str | None = None,
+        source: str | None = None,
+        limits: LoadLimits = DEFAULT_LIMITS,
+    ) -> LoadedDocument: ...
+
+
 async def fetch_url(
-    url: str, client: HttpClient, *, limits: LoadLimits = DEFAULT_LIMITS, timeout_s: float = 30.0
+    url: str,
+    client: HttpClient,
+    *,
+    limits: LoadLimits = DEFAULT_LIMITS,
+    timeout_s: float = 30.0,
+    load: DocumentLoader = load_document,
 ) -> LoadedDocument:
-    """Fetch ``url`` and read it like an upload of the same type. Raises ``DocumentError``:
+    """Fetch ``url`` and read it with ``load`` like an upload of the same type. Raises ``DocumentError``:
     ``invalid_url``, ``url_blocked``, ``fetch_failed``, ``too_large`` or any loader error."""
     if urlsplit(url.strip()).scheme.lower() not in ("http", "https"):
         raise DocumentError(ErrorCode.INVALID_URL)
@@ -44,9 +64,7 @@ async def fetch_url(
     except DocumentError:
         declared = None  # an unusual label (application/x-download…): let the name and bytes decide
     filename = None if declared else _known_filename(url)
-    return load_document(
-        response.content, filename=filename, content_type=content_type, source=url.strip(), limits=limits
-    )
+    return load(response.content, filename=filename, content_type=content_type, source=url.strip(), limits=limits)
 
 
 def _known_filename(url: str) -> str | None:

@@ -1,12 +1,16 @@
 """Real documents made on the fly: PDFs (reportlab, with a built-in Chinese CID font so no font file
-is needed), docx (python-docx), xlsx (openpyxl), password-protected ones, and hostile zips."""
+is needed), docx (python-docx), xlsx (openpyxl), password-protected ones, hostile zips, and a docx
+flooded with paragraphs (within every size and ratio limit, expensive only to parse)."""
 
 from __future__ import annotations
 
 import io
+import random
+import string
 import struct
 import zipfile
 from collections.abc import Sequence
+from typing import BinaryIO
 
 import docx
 import openpyxl
@@ -157,3 +161,42 @@ def workbook_with_rows(row_count: int) -> bytes:
         f"<sheetData>{rows}</sheetData></worksheet>"
     )
     return with_member(workbook({"Data": [["id", "value"]]}), "xl/worksheets/sheet1.xml", sheet.encode())
+
+
+_W_NAMESPACE = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_RUN_PROPERTIES = '<w:rPr><w:rFonts w:ascii="Calibri" w:hAnsi="Calibri" w:cs="Calibri"/><w:sz w:val="22"/></w:rPr>'
+_PARAGRAPH_PROPERTIES = '<w:pPr><w:spacing w:after="120"/><w:jc w:val="both"/></w:pPr>'
+
+
+def write_flooded_docx(target: BinaryIO, paragraphs: int, *, ending: str = "</w:body></w:document>") -> None:
+    """Write a docx whose body is ``paragraphs`` paragraphs as Word writes them (three formatted
+    runs of made-up words each: ~19 elements and ~700 bytes, packing about 10:1) to ``target``,
+    streamed, so 250 MB of XML never sits in memory. ``ending``: what follows the paragraphs."""
+    rng = random.Random(7)
+    vocabulary = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 9))) for _ in range(2000)]
+    with (
+        zipfile.ZipFile(io.BytesIO(word([("p", "x")]))) as source,
+        zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive,
+    ):
+        for item in source.infolist():
+            if item.filename != "word/document.xml":
+                archive.writestr(item, source.read(item.filename))
+        with archive.open("word/document.xml", "w", force_zip64=True) as body:
+            body.write(f'<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="{_W_NAMESPACE}"><w:body>'.encode())
+            for start in range(0, paragraphs, 1000):
+                batch = []
+                for _ in range(min(1000, paragraphs - start)):
+                    runs = "".join(
+                        f'<w:r w:rsidR="00{rng.randint(10, 99)}3A1F">{_RUN_PROPERTIES}<w:t xml:space="preserve">'
+                        f"{' '.join(rng.choices(vocabulary, k=rng.randint(3, 6)))} </w:t></w:r>"
+                        for _ in range(3)
+                    )
+                    batch.append(f'<w:p w:rsidR="00A13F2B">{_PARAGRAPH_PROPERTIES}{runs}</w:p>')
+                body.write("".join(batch).encode())
+            body.write(ending.encode())
+
+
+def flooded_docx(paragraphs: int, *, ending: str = "</w:body></w:document>") -> bytes:
+    buffer = io.BytesIO()
+    write_flooded_docx(buffer, paragraphs, ending=ending)
+    return buffer.getvalue()

@@ -9,6 +9,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+# A held page is answered after this long anyway: a failing test never leaves a handler waiting.
+HOLD_TIMEOUT_S = 120.0
+
 
 @dataclass
 class PageServer:
@@ -17,6 +20,8 @@ class PageServer:
 
     port: int
     pages: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    # path -> an event the answer waits for: a page that is "still downloading" until the test says.
+    holds: dict[str, threading.Event] = field(default_factory=dict)
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}{path}"
@@ -30,6 +35,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
+        hold = self.server.site.holds.get(self.path)
+        if hold is not None:
+            hold.wait(timeout=HOLD_TIMEOUT_S)
         body, content_type = self.server.site.pages.get(self.path, (b"not found", "text/plain"))
         self.send_response(200 if self.path in self.server.site.pages else 404)
         self.send_header("Content-Type", content_type)
