@@ -292,6 +292,17 @@ KNOWLEDGE_INDEX_PATH = VAR_DIR / "knowledge-index.sqlite3"
 KNOWLEDGE_ANALYZER = os.environ.get("AGENTLOOM_KNOWLEDGE_ANALYZER", "jieba")
 # A document still "parsing/chunking/embedding" after this long lost its worker: it is marked failed.
 KNOWLEDGE_STALE_AFTER_S = int(os.environ.get("AGENTLOOM_KNOWLEDGE_STALE_AFTER_S", 600))
+# What reading one document may cost. Each file is parsed in a process of its own, capped by the
+# kernel at the memory below and at the time budget in CPU (builder/knowledge/loading/isolation.py);
+# past any budget the document fails with the reason. Text in characters; elements are XML/HTML
+# tags (a 1,000-page docx holds ~1 million); keep the timeout well under KNOWLEDGE_STALE_AFTER_S.
+KNOWLEDGE_PARSE_MAX_TEXT_CHARS = int(os.environ.get("AGENTLOOM_KNOWLEDGE_PARSE_MAX_TEXT_CHARS", 20_000_000))
+KNOWLEDGE_PARSE_MAX_ELEMENTS = int(os.environ.get("AGENTLOOM_KNOWLEDGE_PARSE_MAX_ELEMENTS", 2_000_000))
+KNOWLEDGE_PARSE_TIMEOUT_S = float(os.environ.get("AGENTLOOM_KNOWLEDGE_PARSE_TIMEOUT_S", 120))
+KNOWLEDGE_PARSE_MEMORY_MB = int(os.environ.get("AGENTLOOM_KNOWLEDGE_PARSE_MEMORY_MB", 1024))
+# Embedded default: documents indexed at once, so a slow one never holds up the next (production:
+# the Celery workers' concurrency). Parses run in their own processes; the threads mostly wait.
+KNOWLEDGE_INGEST_WORKERS = int(os.environ.get("AGENTLOOM_KNOWLEDGE_INGEST_WORKERS", 2))
 # Long-running plugin tools (builder/pluginhost/jobs.py): the largest result file the host keeps
 # (a rendered video), the Celery queue of their polls (its own workers, the Procfile's ``jobs``: a
 # run waiting for its video holds a worker slot, so polls sharing the runs' queue could wait behind

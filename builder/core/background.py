@@ -1,9 +1,10 @@
 """Run a Celery task wherever this deployment runs background work.
 
 Production: the task is queued for a Celery worker. Embedded default: it runs in a background
-thread of the web process, one task at a time per lane, so a long job (indexing a document,
-learning from a turn) neither holds up the request that queued it nor competes with the chats
-for the event loop, and one lane's backlog never delays another's.
+thread of the web process, a bounded number of tasks at a time per lane (one unless the lane asks
+for more), so a long job (indexing a document, learning from a turn) neither holds up the request
+that queued it nor competes with the chats for the event loop, and one lane's backlog never
+delays another's.
 """
 
 from __future__ import annotations
@@ -23,15 +24,16 @@ _lock = threading.Lock()
 _pending: set[Future[None]] = set()
 
 
-def run_in_background(task: Task[Any, Any], *args: str, lane: str) -> Future[None] | None:
-    """Queue ``task(*args)`` for a worker, or (embedded) run it in ``lane``'s background thread."""
+def run_in_background(task: Task[Any, Any], *args: str, lane: str, workers: int = 1) -> Future[None] | None:
+    """Queue ``task(*args)`` for a worker, or (embedded) run it in one of ``lane``'s ``workers``
+    background threads (the lane's first task sets how many it has)."""
     if not settings.CELERY_TASK_ALWAYS_EAGER:
         task.delay(*args)
         return None
     with _lock:
         executor = _executors.get(lane)
         if executor is None:
-            executor = _executors[lane] = ThreadPoolExecutor(max_workers=1, thread_name_prefix=lane)
+            executor = _executors[lane] = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=lane)
         future = executor.submit(_run_in_thread, task, args)
         _pending.add(future)
     future.add_done_callback(_pending.discard)

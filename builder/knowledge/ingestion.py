@@ -1,6 +1,7 @@
 """Turn a queued document into searchable chunks: parse → chunk → embed → index → ready.
 
-Runs in a Celery task (production) or a background thread of the web process (embedded). A
+Runs in a Celery task (production) or a background thread of the web process (embedded); the
+file itself is read in a child process capped in memory and CPU (``load_document_isolated``). A
 document answers queries only once it is ``ready`` (searches allow-list ready, enabled documents),
 so a crash at any stage leaves it invisible — failed by the stale-ingestion sweep, or indexed again
 on request — never half-indexed and answering. Safe to call twice: only the call that moves the
@@ -33,7 +34,7 @@ from builder.knowledge.loading import (
     LoadLimits,
     chunk_sections,
     fetch_url,
-    load_document,
+    load_document_isolated,
     parse_chunking_settings,
 )
 from builder.knowledge.messages import EMBEDDING_FAILED, INTERNAL_ERROR, WORKER_LOST, stored_failure
@@ -100,18 +101,27 @@ def _ingest(document: Document) -> None:
 
 
 def upload_limits() -> LoadLimits:
-    """What a document may be: the deployment's size limit, the loaders' other defaults."""
-    return LoadLimits(max_bytes=settings.KNOWLEDGE_MAX_UPLOAD_BYTES)
+    """What a document may be and may cost to read: the deployment's size limit and parsing
+    budgets, the loaders' defaults for the rest (pages, rows, cells, zip sizes)."""
+    return LoadLimits(
+        max_bytes=settings.KNOWLEDGE_MAX_UPLOAD_BYTES,
+        max_text_chars=settings.KNOWLEDGE_PARSE_MAX_TEXT_CHARS,
+        max_elements=settings.KNOWLEDGE_PARSE_MAX_ELEMENTS,
+        max_parse_seconds=settings.KNOWLEDGE_PARSE_TIMEOUT_S,
+        max_parse_memory_bytes=settings.KNOWLEDGE_PARSE_MEMORY_MB * 1024 * 1024,
+    )
 
 
 def _load(document: Document) -> LoadedDocument:
+    """Fetch or open the document here, and read it in a capped process of its own: a hostile
+    file costs that process its memory and time budget, never this worker."""
     limits = upload_limits()
     if document.source == Document.Source.URL:
         client = SsrfSafeHttpClient(allow=tuple(settings.AGENTLOOM_HTTP_ALLOWLIST))
-        return async_to_sync(fetch_url)(document.url, client, limits=limits)
+        return async_to_sync(fetch_url)(document.url, client, limits=limits, load=load_document_isolated)
     with default_storage.open(document.file, "rb") as handle:
         data = handle.read()
-    return load_document(
+    return load_document_isolated(
         data, filename=document.name, content_type=document.content_type or None, source=document.name, limits=limits
     )
 
