@@ -5,8 +5,9 @@ failure is a ``DocumentError`` with a stable code; nothing else escapes for a ba
 
 LangChain's document loaders are not used for the formats themselves: they read paths rather than
 bytes, and offer no hook for the checks above (zip sizes, row and page caps, a declared type that
-lies). The parsers they wrap (pypdf, python-docx, openpyxl) are used directly instead; the chunker
-uses LangChain's splitter.
+lies). pypdf and openpyxl are used directly instead, and docx is read as a stream with lxml
+(``docx_text.py``: python-docx builds the whole tree first); the chunker uses LangChain's splitter.
+The server reads files through ``isolation.load_document_isolated``: this, in a capped process.
 """
 
 from __future__ import annotations
