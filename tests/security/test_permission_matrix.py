@@ -23,7 +23,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from builder.conversations.models import Run
-from builder.memory.models import Fact
+from builder.memory.models import EndUser, Fact
 from tests.security.actors import ACTORS, BOT_KEYS, BY_NAME, Actor
 from tests.security.policies import (
     ADMINS,
@@ -44,7 +44,7 @@ from tests.security.policies import (
 )
 from tests.security.probes import Row, call, client_for
 from tests.security.routes import API_PREFIX, EVERY_METHOD, WEBSOCKET, api_routes, server_endpoints
-from tests.security.world import SECRET_FACTS, World, build_world
+from tests.security.world import SECRET_CITIES, SECRET_FACTS, World, build_world
 from tests.support.fake_openai import FakeOpenAI
 
 
@@ -94,18 +94,20 @@ def paused(conversation: str) -> Callable[[World], None]:
     return pause
 
 
-def facts_stay_private(world: World, actor: Actor, response: Any) -> list[str]:
+def memory_stays_private(world: World, actor: Actor, response: Any) -> list[str]:
     """What a bot remembers about an end user is theirs: no one else reads it or makes it forget."""
     own = {"owner": "owner", "key_bot_a_u1": "u1"}.get(actor.name)
     text = "" if getattr(response, "streaming", False) else response.content.decode(errors="replace")
     problems = []
-    for whose, fact in SECRET_FACTS.items():
+    for whose in SECRET_FACTS:
         if whose == own:
             continue
-        if fact in text:
-            problems.append(f"read {whose}'s fact")
+        if SECRET_FACTS[whose] in text or SECRET_CITIES[whose] in text:
+            problems.append(f"read {whose}'s memory")
         if not Fact.objects.filter(pk=world.facts[whose]).exists():
             problems.append(f"deleted {whose}'s fact")
+        if not EndUser.objects.filter(pk=world.end_users[whose].pk).exists():
+            problems.append(f"deleted {whose}'s user variables")
     return problems
 
 
@@ -230,19 +232,19 @@ ROWS += [
     patch(A + "end-users/{end_user_u1}/variables", bot_action("A", 200, EDITORS), {"values": {"city": "Rome"}}),
     # The end user's own memory: ``?user=`` is for API keys naming their own end users; a signed-in
     # person naming someone gets 400 (issue 11, defect 2). No one reaches another's facts.
-    get(A + "memory/facts/", bot_action("A", 200, VIEWERS).but(viewer_naming_owner=400), check=facts_stay_private),
-    get(A + "memory/variables", bot_action("A", 200, VIEWERS).but(viewer_naming_owner=400)),
-    delete(A + "memory", bot_action("A", 204, VIEWERS).but(viewer_naming_owner=400), check=facts_stay_private),
+    get(A + "memory/facts/", bot_action("A", 200, VIEWERS).but(viewer_naming_owner=400), check=memory_stays_private),
+    get(A + "memory/variables", bot_action("A", 200, VIEWERS).but(viewer_naming_owner=400), check=memory_stays_private),
+    delete(A + "memory", bot_action("A", 204, VIEWERS).but(viewer_naming_owner=400), check=memory_stays_private),
     # Forgetting one fact: only whose it is; anyone else has no such fact (404).
     delete(
         A + "memory/facts/{fact_owner}",
         bot_action("A", 404, VIEWERS).but(owner=204, viewer_naming_owner=400),
-        check=facts_stay_private,
+        check=memory_stays_private,
     ),
     delete(
         A + "memory/facts/{fact_u1}",
         bot_action("A", 404, VIEWERS).but(key_bot_a_u1=204, viewer_naming_owner=400),
-        check=facts_stay_private,
+        check=memory_stays_private,
     ),
 ]
 
@@ -310,6 +312,7 @@ KNOWN_DEFECTS: dict[str, str] = {
         "issue 11.2: an API key that names no end user reaches its creator's memory",
         [
             "GET bots/{bot_A}/memory/facts/",
+            "GET bots/{bot_A}/memory/variables",
             "DELETE bots/{bot_A}/memory",
             "DELETE bots/{bot_A}/memory/facts/{fact_owner}",
         ],
@@ -338,11 +341,14 @@ KNOWN_DEFECTS: dict[str, str] = {
 def world(django_db_setup: None, django_db_blocker: Any, fake_openai_server: FakeOpenAI) -> Iterator[World]:
     """Built once, in a transaction rolled back after the module; each cell nests its own in it."""
     # The fake model server listens on 127.0.0.1, which providers may reach only when allowed.
-    # Passwords are hashed fast: the cells ask who may, not how passwords are stored.
-    fast_and_local = override_settings(
-        AGENTLOOM_HTTP_ALLOWLIST=["127.0.0.1"], PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Passwords are hashed fast: the cells ask who may, not how passwords are stored. Sign-up is
+    # open (production closes it by default): the signup row asks who may use it where it is open.
+    matrix_settings = override_settings(
+        AGENTLOOM_HTTP_ALLOWLIST=["127.0.0.1"],
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        ALLOW_SIGNUP=True,
     )
-    with django_db_blocker.unblock(), fast_and_local:
+    with django_db_blocker.unblock(), matrix_settings:
         outer = transaction.atomic()
         outer.__enter__()
         try:

@@ -17,7 +17,7 @@ and no run executes), and one key is made to have expired (a key cannot be creat
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -48,7 +48,9 @@ from tests.factories import make_bot, make_user, make_workspace, member
 from tests.support.graphs import linear_bot, node
 
 PLUGIN_ID = "web_search"
+# What bot A remembers about the owner and about u1: a fact each and their user variable "city".
 SECRET_FACTS = {"owner": "The owner's secret: a flat in Paris", "u1": "u1's secret: plays the oboe"}
+SECRET_CITIES = {"owner": "Timbuktu", "u1": "Ushuaia"}
 
 
 def remembering_bot() -> dict[str, Any]:
@@ -85,7 +87,7 @@ class World:
     invitation_to_w2_token: str
     import_yaml: str
     # Session cookie values, by user name.
-    sessions: dict[str, str] = field(default_factory=dict)
+    sessions: dict[str, str]
 
     def ids(self) -> dict[str, str]:
         """What the matrix's paths name: ``bots/{bot_A}/`` → ``bots/<bot A's id>/``."""
@@ -117,9 +119,8 @@ def _session(user: User) -> str:
 
 
 def _key(workspace: Workspace, owner: User, name: str, role: str, bot: Bot | None = None) -> tuple[ApiKey, str]:
-    return api_key_create(
-        actor=owner, workspace=workspace, name=name, role=role, bot_id=bot.pk if bot is not None else None
-    )
+    bot_id = bot.pk if bot is not None else None
+    return api_key_create(actor=owner, workspace=workspace, name=name, role=role, bot_id=bot_id)
 
 
 def _finished(run: Run) -> Run:
@@ -137,18 +138,7 @@ def _remember(bot: Bot, end_user_id: str, text: str) -> str:
     return str(fact_id)
 
 
-def build_world(*, model_base_url: str) -> World:
-    w1 = make_workspace(make_user(username="owner"), name="W1")
-    owner = User.objects.get(username="owner")
-    users = {
-        "owner": owner,
-        "admin": member(w1, Role.ADMIN, username="admin"),
-        "editor": member(w1, Role.EDITOR, username="editor"),
-        "viewer": member(w1, Role.VIEWER, username="viewer"),
-        "outsider": make_user(username="outsider"),
-    }
-    w2 = make_workspace(users["outsider"], name="W2")
-
+def _bots(w1: Workspace, owner: User, viewer: User) -> dict[str, Bot]:
     bots = {
         "A": make_bot(w1, name="Bot A", draft=remembering_bot()),
         "B": make_bot(w1, name="Bot B", draft=remembering_bot()),
@@ -157,20 +147,68 @@ def build_world(*, model_base_url: str) -> World:
     for bot in bots.values():
         bot_publish(actor=owner, bot=bot)
         bot.refresh_from_db()
-    bot_grant_set(actor=owner, bot=bots["P"], user=users["viewer"], role=Role.EDITOR)
-    bot_grant_set(actor=owner, bot=bots["A"], user=users["viewer"], role=Role.VIEWER)
+    bot_grant_set(actor=owner, bot=bots["P"], user=viewer, role=Role.EDITOR)
+    bot_grant_set(actor=owner, bot=bots["A"], user=viewer, role=Role.VIEWER)
+    return bots
 
-    keys: dict[str, str] = {}
-    for role in (Role.ADMIN, Role.EDITOR, Role.VIEWER):
-        keys[str(role)] = _key(w1, owner, f"{role} key", role)[1]
-    keys["bot_a"] = _key(w1, owner, "bot A key", Role.EDITOR, bots["A"])[1]
-    keys["bot_b"] = _key(w1, owner, "bot B key", Role.EDITOR, bots["B"])[1]
-    revoked, keys["revoked"] = _key(w1, owner, "revoked key", Role.EDITOR)
-    api_key_revoke(actor=owner, key=revoked)
-    expired, keys["expired"] = _key(w1, owner, "expired key", Role.EDITOR)
-    ApiKey.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
-    spare_key, _raw = _key(w1, owner, "spare key", Role.VIEWER)
-    key_a = ApiKey.objects.get(name="bot A key")
+
+def _keys(w1: Workspace, owner: User, bots: dict[str, Bot]) -> dict[str, tuple[ApiKey, str]]:
+    """The owner's API keys by name: one per role, bot A's and bot B's (editor keys), a revoked and
+    an expired one, and a spare one to revoke."""
+    keys = {str(role): _key(w1, owner, f"{role} key", role) for role in (Role.ADMIN, Role.EDITOR, Role.VIEWER)}
+    keys["bot_a"] = _key(w1, owner, "bot A key", Role.EDITOR, bots["A"])
+    keys["bot_b"] = _key(w1, owner, "bot B key", Role.EDITOR, bots["B"])
+    keys["revoked"] = _key(w1, owner, "revoked key", Role.EDITOR)
+    api_key_revoke(actor=owner, key=keys["revoked"][0])
+    keys["expired"] = _key(w1, owner, "expired key", Role.EDITOR)
+    ApiKey.objects.filter(pk=keys["expired"][0].pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    keys["spare"] = _key(w1, owner, "spare key", Role.VIEWER)
+    return keys
+
+
+def _ready_document(owner: User, knowledge_base: KnowledgeBase) -> Document:
+    document = document_upload(
+        actor=owner,
+        knowledge_base=knowledge_base,
+        name="warranty.txt",
+        content=b"The warranty is one year.",
+        content_type="text/plain",
+    )
+    document_ingest(str(document.pk))  # what the commit would start: the world never commits
+    document.refresh_from_db()
+    assert document.status == Document.Status.READY, document.error
+    return document
+
+
+def _runs(users: dict[str, User], bot: Bot, key: ApiKey) -> dict[str, Run]:
+    """A finished run in each conversation: the editor's debug chat, the viewer's chat, and the
+    key's chats with its end users u1 and u2."""
+    debug = conversation_create(actor=users["editor"], bot=bot, use_draft=True)
+    viewers = conversation_create(actor=users["viewer"], bot=bot)
+    runs = {
+        "debug": message_send(actor=users["editor"], conversation=debug, text="Testing my draft"),
+        "viewer": message_send(actor=users["viewer"], conversation=viewers, text="Hello"),
+    }
+    for end_user in ("u1", "u2"):
+        runs[end_user] = conversation_start(
+            actor=key, bot_id=bot.pk, text="Hi", source=Source.API, end_user_id=end_user
+        )
+    return {name: _finished(run) for name, run in runs.items()}
+
+
+def build_world(*, model_base_url: str) -> World:
+    owner = make_user(username="owner")
+    w1 = make_workspace(owner, name="W1")
+    users = {
+        "owner": owner,
+        "admin": member(w1, Role.ADMIN, username="admin"),
+        "editor": member(w1, Role.EDITOR, username="editor"),
+        "viewer": member(w1, Role.VIEWER, username="viewer"),
+        "outsider": make_user(username="outsider"),
+    }
+    w2 = make_workspace(users["outsider"], name="W2")
+    bots = _bots(w1, owner, users["viewer"])
+    keys = _keys(w1, owner, bots)
 
     provider = model_provider_create(
         actor=owner,
@@ -182,50 +220,32 @@ def build_world(*, model_base_url: str) -> World:
         models=[{"name": "gpt-4o-mini"}],
         default_model="gpt-4o-mini",
     )
-    plugin_configure(
-        actor=owner,
-        workspace=w1,
-        plugin_id=PLUGIN_ID,
-        config={"provider": "searxng", "searxng_url": "https://search.example.com"},
-    )
-
+    search = {"provider": "searxng", "searxng_url": "https://search.example.com"}
+    plugin_configure(actor=owner, workspace=w1, plugin_id=PLUGIN_ID, config=search)
     knowledge_base = knowledge_base_create(actor=owner, workspace=w1, name="Manuals")
-    document = document_upload(
-        actor=owner, knowledge_base=knowledge_base, name="warranty.txt", content=b"The warranty is one year.",
-        content_type="text/plain",
-    )
-    document_ingest(str(document.pk))  # what the commit would start: the world never commits
-    document.refresh_from_db()
-    assert document.status == Document.Status.READY, document.error
+    document = _ready_document(owner, knowledge_base)
 
-    debug = conversation_create(actor=users["editor"], bot=bots["A"], use_draft=True)
-    viewers = conversation_create(actor=users["viewer"], bot=bots["A"])
-    owners = conversation_create(actor=owner, bot=bots["A"])
-    runs = {
-        "debug": _finished(message_send(actor=users["editor"], conversation=debug, text="Testing my draft")),
-        "viewer": _finished(message_send(actor=users["viewer"], conversation=viewers, text="Hello")),
-    }
-    for end_user in ("u1", "u2"):
-        runs[end_user] = _finished(
-            conversation_start(actor=key_a, bot_id=bots["A"].pk, text="Hi", source=Source.API, end_user_id=end_user)
-        )
+    runs = _runs(users, bots["A"], keys["bot_a"][0])
     conversations = {name: run.conversation for name, run in runs.items()}
-
-    end_user_ids = {"owner": end_user_id_of(owners), "u1": end_user_id_of(conversations["u1"])}
-    facts = {who: _remember(bots["A"], end_user_ids[who], SECRET_FACTS[who]) for who in end_user_ids}
-    for end_user_id in end_user_ids.values():
-        user_variables_save(bot_id=bots["A"].pk, end_user_id=end_user_id, changes={"city": "Lyon"})
-    end_users = {who: EndUser.objects.get(bot=bots["A"], end_user_id=end_user_ids[who]) for who in end_user_ids}
+    # What bot A remembers about the owner (from a chat of theirs) and about the key's end user u1.
+    end_user_ids = {
+        "owner": end_user_id_of(conversation_create(actor=owner, bot=bots["A"])),
+        "u1": end_user_id_of(conversations["u1"]),
+    }
+    facts = {
+        whose: _remember(bots["A"], end_user_id, SECRET_FACTS[whose]) for whose, end_user_id in end_user_ids.items()
+    }
+    for whose, end_user_id in end_user_ids.items():
+        user_variables_save(bot_id=bots["A"].pk, end_user_id=end_user_id, changes={"city": SECRET_CITIES[whose]})
 
     invitation, _token = invitation_create(actor=owner, workspace=w1, email="newcomer@example.com", role=Role.VIEWER)
     _to_w2, to_w2_token = invitation_create(actor=users["outsider"], workspace=w2, email=owner.email, role=Role.VIEWER)
-
-    world = World(
+    return World(
         w1=w1,
         w2=w2,
         users=users,
-        keys=keys,
-        spare_key=spare_key,
+        keys={name: raw for name, (_key, raw) in keys.items() if name != "spare"},
+        spare_key=keys["spare"][0],
         bots=bots,
         provider=provider,
         knowledge_base=knowledge_base,
@@ -235,10 +255,12 @@ def build_world(*, model_base_url: str) -> World:
         runs=runs,
         end_user_ids=end_user_ids,
         facts=facts,
-        end_users=end_users,
+        end_users={
+            whose: EndUser.objects.get(bot=bots["A"], end_user_id=end_user_id)
+            for whose, end_user_id in end_user_ids.items()
+        },
         invitation=invitation,
         invitation_to_w2_token=to_w2_token,
         import_yaml=bot_export(actor=owner, bot=bots["A"]),
+        sessions={name: _session(user) for name, user in users.items()},
     )
-    world.sessions = {name: _session(user) for name, user in users.items()}
-    return world
