@@ -19,14 +19,16 @@ def chat(server: FakeOpenAI, timeout_s: float = 30.0) -> BaseChatModel:
 
 
 async def test_paced_streams_are_served_concurrently(fake_openai: FakeOpenAI) -> None:
-    fake_openai.default = Reply(text=" ".join(["word"] * 10), tokens_per_second=40)  # ~0.3 s per answer
+    fake_openai.default = Reply(text=" ".join(["word"] * 10), tokens_per_second=2)  # ~5 s per answer
     model = chat(fake_openai)
-    started = time.monotonic()
 
-    answers = await asyncio.gather(*(model.ainvoke([HumanMessage(f"q{i}")]) for i in range(100)))
+    answering = asyncio.gather(*(model.ainvoke([HumanMessage(f"q{i}")]) for i in range(100)))
+    # Served one after another, the second request would arrive only once the first answer is done.
+    await asyncio.to_thread(fake_openai.wait_for_requests, 100, 60.0)
+    assert not answering.done()
+    answers = await answering
 
     assert all(answer.text == " ".join(["word"] * 10) for answer in answers)
-    assert time.monotonic() - started < 5  # 100 × 0.3 s one after another would take 30 s
     assert {request.text() for request in fake_openai.requests} == {f"q{i}" for i in range(100)}
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from pydantic import ValidationError
 
@@ -90,12 +88,11 @@ def test_parent_child_children_point_at_the_parent_they_came_from() -> None:
     assert chunked.chunks[-1].metadata["headings"] == ["政策", "Refunds"]
 
 
-def test_a_huge_single_line_is_chunked_in_bounded_time() -> None:
-    line = "知" * 2_000_000  # 6 MB of UTF-8 with no separator at all
+def test_a_huge_single_line_is_chunked() -> None:
+    # 6 MB of UTF-8 with no separator at all (a quadratic splitter would hit the test timeout).
+    line = "知" * 2_000_000
     document = load_document(line.encode(), filename="one-line.txt")
-    started = time.perf_counter()
     chunked = chunk_sections(document.sections, general(chunk_size=1000, chunk_overlap=0))
-    assert time.perf_counter() - started < 10
     assert len(chunked.chunks) == 2000
     assert all(len(chunk.text) == 1000 for chunk in chunked.chunks)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import time
 from collections.abc import Callable
 
 import pytest
@@ -67,9 +66,7 @@ def test_a_password_protected_office_file_is_refused(make: Callable[[], bytes], 
 def test_a_zip_bomb_docx_is_refused_before_anything_is_unpacked() -> None:
     bomb = files.with_member(files.word([("p", "Looks harmless")]), "word/media/image1.bin", bytes(100 * MB))
     assert len(bomb) < 200_000  # 100 MB of zeros packs to ~100 KB
-    started = time.perf_counter()
     error = error_of(bomb, "harmless.docx")
-    assert time.perf_counter() - started < 1
     assert error.code == ErrorCode.ZIP_BOMB
     assert error.message == "The docx file unpacks to far more data than its size suggests, so it was not opened."
 
@@ -124,9 +121,7 @@ def test_xlsx_rows_become_sections_with_sheet_and_row_numbers() -> None:
 
 def test_an_xlsx_with_a_million_rows_is_refused_quickly() -> None:
     data = files.workbook_with_rows(1_000_000)
-    started = time.perf_counter()
     error = error_of(data, "million.xlsx")
-    assert time.perf_counter() - started < 5
     assert error.code == ErrorCode.TOO_MANY_ROWS
     assert error.message == "The table has more than 100000 rows. Split it into smaller files."
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from builder.knowledge.loading import DocumentError, DocumentKind, ErrorCode, LoadLimits, load_document
@@ -72,8 +70,6 @@ def test_a_pdf_with_too_many_pages_is_refused_before_its_text_is_read() -> None:
 def test_a_pdf_whose_content_inflates_to_100_mb_is_not_inflated() -> None:
     data = files.pdf_bomb(100 * 1024 * 1024)
     assert len(data) < 1024 * 1024
-    started = time.perf_counter()
     error = error_of(data)
     # pypdf stops inflating at its limit (pypdf.filters.ZLIB_MAX_OUTPUT_LENGTH); the page yields nothing.
     assert error.code in (ErrorCode.NO_TEXT, ErrorCode.CORRUPT_FILE)
-    assert time.perf_counter() - started < 2

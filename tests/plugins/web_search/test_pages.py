@@ -3,7 +3,6 @@ that fails is noted on its result and never fails the search."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -97,9 +96,7 @@ async def test_pages_that_fail_are_noted_and_the_search_still_answers(web_search
     api.reply("GET", "/search", Reply(json=searxng_results(good, missing, slow, slower, picture, empty, private)))
     harness = web_search("searxng", page_timeout_s=1)
 
-    started = time.monotonic()
     output = await harness.invoke("search", {"query": "x", "count": 10, "fetch_pages": True, "max_pages": 10})
-    elapsed = time.monotonic() - started
 
     errors = {result.url.removeprefix(api.url): result.page_error for result in output.results}
     assert errors == {
@@ -112,7 +109,6 @@ async def test_pages_that_fail_are_noted_and_the_search_still_answers(web_search
         private: "Requests to 10.255.255.1 are not allowed: it is not a public address.",
     }
     assert output.results[0].page_text is not None and "sleeper trains" in output.results[0].page_text
-    assert elapsed < 2.5  # the pages were read together: two slow ones cost one timeout, not two
     assert not any(request.path == "/intranet" for request in api.requests)
 
 
