@@ -93,6 +93,14 @@ def _static_root() -> None:
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
 
+@pytest.fixture(autouse=True)
+def _no_login_lockouts_from_other_tests() -> None:
+    """Failed sign-ins are counted in the cache, which outlives a test (and, on Redis, the run)."""
+    from builder.accounts.login_throttle import login_lockouts_clear
+
+    login_lockouts_clear()
+
+
 @pytest.fixture(scope="session")
 def subprocess_database_url(django_db_setup: None) -> str | None:
     """``DATABASE_URL`` of the test database, for subprocesses; ``None`` on the embedded default,

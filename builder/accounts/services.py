@@ -41,6 +41,15 @@ def user_create(*, username: str, email: str, password: str | None, display_name
     return user
 
 
+def user_signup(*, username: str, email: str, password: str, display_name: str = "") -> User:
+    """Create an account for whoever asks, where the operator allows it (``ALLOW_SIGNUP``)."""
+    if not settings.ALLOW_SIGNUP:
+        raise PermissionDenied(
+            _("Sign-up is closed on this server: ask an administrator for an account."), code="signup_disabled"
+        )
+    return user_create(username=username, email=email, password=password, display_name=display_name)
+
+
 def _unique_slug(name: str) -> str:
     base = slugify(name, allow_unicode=False)[:48] or "workspace"
     slug, counter = base, 1

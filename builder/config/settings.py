@@ -160,13 +160,19 @@ if REDIS_URL:
             },
         }
     }
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES: dict[str, dict[str, object]] = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     # In-process groups (builder/realtime/local_layer.py: channels' InMemoryChannelLayer is O(n) per send).
     CHANNEL_LAYERS = {
         "default": {"BACKEND": "builder.realtime.local_layer.LocalChannelLayer", "CONFIG": {"capacity": 5000}}
     }
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Room for the sign-in failure counts (builder/accounts/login_throttle.py): past MAX_ENTRIES, locmem
+    # drops a third of its keys at random, lock-outs included.
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 100_000}}
+    }
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", REDIS_URL or "cache+memory://")
@@ -194,6 +200,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/admin/login/"
+# Anyone may create an account with POST /api/v1/auth/signup: on one's own machine (the embedded
+# default), not on a server others can reach unless its operator says so.
+ALLOW_SIGNUP = env_bool("AGENTLOOM_ALLOW_SIGNUP", default=EMBEDDED)
+# Failed sign-ins (builder/accounts/login_throttle.py): this many per username, or per client address,
+# within LOGIN_LOCKOUT_S lock that username (address) out for LOGIN_LOCKOUT_S, the right password
+# included. 0 turns a limit off.
+LOGIN_MAX_FAILURES_PER_USERNAME = int(os.environ.get("AGENTLOOM_LOGIN_MAX_FAILURES", 5))
+LOGIN_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("AGENTLOOM_LOGIN_MAX_FAILURES_PER_IP", 20))
+LOGIN_LOCKOUT_S = int(os.environ.get("AGENTLOOM_LOGIN_LOCKOUT_S", 15 * 60))
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -224,7 +239,8 @@ WHITENOISE_USE_FINDERS = DEBUG
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "builder.accounts.authentication.ApiKeyAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        # DRF's, also checking CSRF on the views anonymous callers may use (login, signup).
+        "builder.accounts.csrf.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "builder.core.pagination.PageNumberPagination",

@@ -28,11 +28,13 @@ def test_session_clients_must_send_the_csrf_token() -> None:
     make_user(username="ada")
     client = APIClient(enforce_csrf_checks=True)
     client.get("/api/v1/auth/csrf")
-    assert client.post("/api/v1/auth/login", {"username": "ada", "password": PASSWORD}).status_code == 200
+    token = client.cookies["csrftoken"].value
+    login = client.post("/api/v1/auth/login", {"username": "ada", "password": PASSWORD}, HTTP_X_CSRFTOKEN=token)
+    assert login.status_code == 200
     refused = client.post("/api/v1/workspaces/", {"name": "No token"})
     assert refused.status_code == 403
     assert "CSRF" in error_of(refused)["message"]
-    token = client.cookies["csrftoken"].value
+    token = client.cookies["csrftoken"].value  # a new one: logging in rotates it
     accepted = client.post("/api/v1/workspaces/", {"name": "With token"}, HTTP_X_CSRFTOKEN=token)
     assert accepted.status_code == 201
 
