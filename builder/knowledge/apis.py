@@ -70,12 +70,12 @@ class KnowledgeBaseCreateIn(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=100)
     description = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
     index_mode = serializers.ChoiceField(choices=KnowledgeBase.IndexMode.choices, default="economical")
-    chunking = serializers.JSONField(
+    chunking = serializers.DictField(
         required=False,
         default=None,
         help_text='{"mode": "general", "chunk_size", "chunk_overlap", "separators"} or {"mode": "parent_child", …}.',
     )
-    embedding = serializers.JSONField(
+    embedding = serializers.DictField(
         required=False,
         default=None,
         help_text='High quality: {"kind": "local"} (default) or {"provider": <model provider id>, "model": "…"}.',
@@ -85,11 +85,11 @@ class KnowledgeBaseCreateIn(serializers.Serializer[Any]):
 class KnowledgeBaseUpdateIn(serializers.Serializer[Any]):
     name = serializers.CharField(required=False, max_length=100)
     description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
-    chunking = serializers.JSONField(required=False, help_text="Applies to documents indexed from now on.")
+    chunking = serializers.DictField(required=False, help_text="Applies to documents indexed from now on.")
     index_mode = serializers.ChoiceField(
         required=False, choices=KnowledgeBase.IndexMode.choices, help_text="Fixed once there are documents."
     )
-    embedding = serializers.JSONField(required=False, help_text="Fixed once there are documents.")
+    embedding = serializers.DictField(required=False, help_text="Fixed once there are documents.")
 
 
 class DocumentErrorOut(serializers.Serializer[Any]):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import IO, Any
 
 from django.core.files.base import ContentFile, File
@@ -45,6 +46,8 @@ def _clean_chunking(chunking: Any) -> dict[str, Any]:
 def _clean_embedding(index_mode: str, embedding: Any) -> dict[str, Any]:
     if index_mode != KnowledgeBase.IndexMode.HIGH_QUALITY:
         return {}
+    if embedding and not isinstance(embedding, Mapping):
+        raise ValidationFailed(fields={"embedding": [_("An object is expected here.")]})
     spec: dict[str, Any] = dict(embedding or {"kind": "local"})
     if "provider" in spec and not str(spec.get("model") or "").strip():
         raise ValidationFailed(fields={"embedding.model": [_("Name the embedding model of this provider.")]})
