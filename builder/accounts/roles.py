@@ -48,6 +48,8 @@ class Action(StrEnum):
     BOT_SHARE = "bot.share"
     MODEL_PROVIDERS_VIEW = "model_providers.view"
     MODEL_PROVIDERS_MANAGE = "model_providers.manage"
+    # Workspace credentials (secrets bot graphs reference): list, add, change, delete, reference.
+    CREDENTIALS_MANAGE = "credentials.manage"
     KNOWLEDGE_VIEW = "knowledge.view"
     KNOWLEDGE_EDIT = "knowledge.edit"
 
@@ -61,6 +63,7 @@ _EDITOR = _VIEWER | {
     Action.BOT_EXPORT,
     Action.MODEL_PROVIDERS_VIEW,
     Action.KNOWLEDGE_EDIT,
+    Action.CREDENTIALS_MANAGE,
 }
 _ADMIN = _EDITOR | {
     Action.WORKSPACE_UPDATE,

@@ -22,6 +22,7 @@ from builder.bots import selectors, services, transfer
 from builder.bots.graph_errors import problem_payload
 from builder.bots.models import Bot, BotGrant, BotVersion, Visibility
 from builder.bots.parsers import RawYamlParser
+from builder.bots.secrets import secret_references
 from builder.core.api_views import query_param, validated
 from builder.core.exceptions import ValidationFailed
 
@@ -72,9 +73,20 @@ class ProblemOut(serializers.Serializer[Any]):
     field = serializers.CharField(allow_null=True)
 
 
+class SecretReferenceOut(serializers.Serializer[Any]):
+    node_id = serializers.CharField()
+    field = serializers.CharField(help_text="Under the node, e.g. `data.auth.token`.")
+    credential = serializers.UUIDField(help_text="The workspace credential the slot now references.")
+
+
 class DraftSavedOut(serializers.Serializer[Any]):
     revision = serializers.IntegerField()
     problems = ProblemOut(many=True)
+    secrets = SecretReferenceOut(
+        many=True,
+        help_text='Every secret slot of the saved draft, as the `{"credential": id}` it now holds: '
+        "raw secrets sent in the draft were moved into credentials and are never sent back.",
+    )
 
 
 class BotCreatedOut(BotOut):
@@ -194,7 +206,12 @@ class BotDraftApi(APIView):
         data = validated(DraftIn, request.data)
         bot = selectors.bot_get(actor=actor, bot_id=bot_id)
         saved, problems = services.bot_draft_save(actor=actor, bot=bot, draft=data["draft"], revision=data["revision"])
-        return Response({"revision": saved.draft_revision, "problems": [problem_payload(p) for p in problems]})
+        body = {
+            "revision": saved.draft_revision,
+            "problems": [problem_payload(p) for p in problems],
+            "secrets": secret_references(saved.draft),
+        }
+        return Response(body)
 
 
 class BotPublishApi(APIView):

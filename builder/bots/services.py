@@ -16,6 +16,7 @@ from builder.bots.drafts import graph_checksum, starter_graph
 from builder.bots.graph_errors import graph_invalid_error
 from builder.bots.models import Bot, BotGrant, BotVersion, Visibility
 from builder.bots.permissions import check_bot_permission
+from builder.bots.secrets import graph_secured
 from builder.core.exceptions import Conflict, NotFound, ValidationFailed
 from builder.engine.dsl import GraphInvalid, GraphProblem, find_problems, parse_graph, validate_graph
 from builder.pluginhost.node_types import ensure_loaded as ensure_plugin_node_types
@@ -68,6 +69,9 @@ def bot_create(
     fields = _clean_metadata({"name": name, "description": description, "icon": icon, "visibility": visibility})
     document = draft if draft is not None else starter_graph()
     problems = _parse_document(document, field=draft_field)
+    document = graph_secured(
+        actor=actor, workspace=workspace, document=document, label=fields["name"], field=draft_field
+    )
     user = actor_user(actor)
     bot = Bot.objects.create(workspace=workspace, draft=document, created_by=user, draft_updated_by=user, **fields)
     return bot, problems
@@ -105,7 +109,7 @@ def bot_draft_save(*, actor: Actor, bot: Bot, draft: dict[str, Any], revision: i
             code="stale_revision",
             extra={"current_revision": current.draft_revision},
         )
-    current.draft = draft
+    current.draft = graph_secured(actor=actor, workspace=current.workspace, document=draft, bot=current)
     current.draft_revision = revision + 1
     current.draft_updated_at = timezone.now()
     current.draft_updated_by = actor_user(actor)

@@ -1,14 +1,15 @@
 """Export a bot to one YAML file and import it back, into any workspace.
 
 The file carries the graph, its settings and what it depends on (plugins, knowledge bases, other
-bots, models) — never secrets: literal credentials in node configs are blanked and listed so the
-importer knows what to fill in. Importing validates everything before writing anything.
+bots, models) — never secrets: every secret slot of a node config (a credential reference, or a
+raw value in an old graph) is blanked and listed, with the credential's name, so the importer knows
+what to fill in. Importing validates everything before writing anything, and moves raw secrets
+into the workspace's credentials like any draft save (``builder/bots/secrets.py``).
 """
 
 from __future__ import annotations
 
-import copy
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,10 +28,13 @@ from builder.bots.permissions import check_bot_permission
 from builder.bots.services import bot_create
 from builder.bots.yaml_safety import UnsafeYaml, dump_yaml, load_untrusted_yaml
 from builder.core.exceptions import PayloadTooLarge, ValidationFailed
+from builder.credentials.selectors import workspace_credentials
+from builder.engine.graph_secrets import graph_references, replace_secrets
+from builder.engine.secrets import SecretSlot, is_template
+from builder.pluginhost.node_types import ensure_loaded as ensure_plugin_node_types
 
 EXPORT_KIND = "agentloom/bot"
 EXPORT_FORMAT_VERSION = 1
-SECRET_KEY_PATTERN = re.compile(r"(secret|token|password|passwd|api[_-]?key|authorization|cookie|credential)", re.I)
 MODEL_NODE_TYPES = {"llm", "agent", "intent", "parameter_extractor"}
 
 
@@ -80,42 +84,43 @@ def graph_dependencies(document: dict[str, Any]) -> dict[str, list[Any]]:
     }
 
 
-def strip_secrets(document: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, str]]]:
-    """Blank literal values stored under secret-looking keys; references and templates stay.
+def strip_secrets(
+    document: dict[str, Any], *, credential_names: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """Blank every secret (credential references and raw values); templates stay.
 
-    Returns the cleaned copy and every secret slot the importer must fill in.
+    Returns the cleaned copy and every secret slot the importer must fill in: ``node_id`` and
+    ``field``, plus ``credential_name`` where the slot referenced a credential (its name in
+    ``credential_names``, by id), so the importer knows which secret goes there.
     """
-    clean = copy.deepcopy(document)
+    names = credential_names or {}
     removed: list[dict[str, str]] = []
 
-    def walk(value: Any, node_id: str, path: str) -> None:
-        if isinstance(value, dict):
-            # {"type": "api_key", "key": "X-Token", "value": "…"}: the secret sits beside a name.
-            named_secret = bool(SECRET_KEY_PATTERN.search(str(value.get("type", "")) + str(value.get("key", ""))))
-            for key, item in value.items():
-                here = f"{path}.{key}" if path else str(key)
-                is_secret_slot = SECRET_KEY_PATTERN.search(str(key)) or (named_secret and key == "value")
-                # Empty slots are listed too: an imported bot re-exports with the same to-do list.
-                if is_secret_slot and isinstance(item, str) and "{{" not in item:
-                    value[key] = ""
-                    removed.append({"node_id": node_id, "field": here})
-                else:
-                    walk(item, node_id, here)
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                walk(item, node_id, f"{path}.{index}")
+    def blank(node_id: str, slot: SecretSlot) -> Any:
+        if isinstance(slot.value, str) and is_template(slot.value):
+            return slot.value
+        # Empty slots are listed too: an imported bot re-exports with the same to-do list.
+        entry = {"node_id": node_id, "field": slot.field}
+        if slot.credential_id:
+            entry["credential_name"] = names.get(slot.credential_id, "")
+        removed.append(entry)
+        return ""
 
-    for node in clean.get("nodes", []):
-        walk(node.get("data"), str(node.get("id")), "data")
-    return clean, removed
+    # By name everywhere too: a secret-looking key outside the fields node types mark is blanked.
+    return replace_secrets(document, blank, by_name_everywhere=True), removed
 
 
 def bot_export(*, actor: Actor, bot: Bot, version: BotVersion | None = None) -> str:
     """The YAML file for a bot's draft, or for one of its versions."""
     check_bot_permission(actor=actor, bot=bot, action=Action.BOT_EXPORT)
+    ensure_plugin_node_types()  # their secret fields are found by their config models
     source = version.graph if version is not None else bot.draft
     labels = version if version is not None else bot
-    graph, removed = strip_secrets(source)
+    referenced = workspace_credentials(
+        workspace_id=bot.workspace_id, ids={slot.credential_id or "" for _node, slot in graph_references(source)}
+    )
+    names = {credential_id: credential.name for credential_id, credential in referenced.items()}
+    graph, removed = strip_secrets(source, credential_names=names)
     document = {
         "kind": EXPORT_KIND,
         "format_version": EXPORT_FORMAT_VERSION,

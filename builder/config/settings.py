@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "builder.knowledge",
     "builder.pluginhost",
     "builder.memory",
+    "builder.credentials",
 ]
 
 # Django's own middleware with their non-blocking hooks run on the event loop (builder/core/middleware.py).
@@ -274,6 +275,7 @@ SPECTACULAR_SETTINGS = {
         "BotRoleEnum": "builder.accounts.roles.BotRole",
         "ApiKeyRoleEnum": "builder.accounts.roles.API_KEY_ROLES",
         "FactKindEnum": "builder.memory.models.FACT_KINDS",
+        "CredentialKindEnum": "builder.credentials.models.CredentialKind",
         # Model provider kinds are no enum: plugins add kinds (GET /api/v1/model-providers/kinds).
     },
 }

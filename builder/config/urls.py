@@ -19,6 +19,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("builder.pluginhost.urls")),
     path("", include("builder.memory.urls")),
     path("", include("builder.knowledge.urls")),
+    path("", include("builder.credentials.urls")),
 ]
 
 urlpatterns = [

@@ -32,6 +32,7 @@ from builder.conversations.memory import ConversationWindow
 from builder.conversations.models import Run
 from builder.conversations.sub_bots import PublishedBotRunner
 from builder.core.ssrf import SsrfSafeHttpClient
+from builder.credentials.runtime import WorkspaceCredentials
 from builder.engine.dsl import parse_graph
 from builder.engine.runtime.contract import RuntimeServices
 from builder.engine.runtime.limits import RunLimits
@@ -116,6 +117,7 @@ def runtime_services(
         knowledge=WorkspaceKnowledge(run.bot.workspace_id),
         sub_bots=PublishedBotRunner(run, providers),
         long_term_memory=EndUserMemory.for_bot(run.bot_id, end_user, runner.graph.settings),
+        credentials=WorkspaceCredentials(run.bot.workspace_id),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -13,7 +13,18 @@ from builder.engine.i18n import gettext_noop
 from builder.engine.nodes.base import ConfigIssue, NodeConfig, NodeSpec
 from builder.engine.nodes.registry import register
 from builder.engine.runtime.contract import HttpResponse, NodeContext, NodeResult, node_error
-from builder.engine.values import RequiredTemplate, StrictModel, Template, Value, field_error
+from builder.engine.secrets import (
+    MASK,
+    SECRET_NAMES,
+    CredentialRef,
+    Secret,
+    SecretOrValue,
+    is_secret_name,
+    masked,
+    reveal,
+    secret_names_schema,
+)
+from builder.engine.values import RequiredTemplate, StrictModel, Template, field_error
 
 # Which auth fields each auth type needs.
 _AUTH_REQUIRES: dict[str, tuple[str, ...]] = {
@@ -26,8 +37,9 @@ _AUTH_REQUIRES: dict[str, tuple[str, ...]] = {
 
 class HttpBody(StrictModel):
     type: Literal["none", "json", "form", "raw"] = "none"
-    # json: any value; form: an object of fields; raw: a template string.
-    content: Value = None
+    # json: any value; form: an object of fields; raw: a template string. A field named like a
+    # credential ("password", "client_secret") is a secret, and any value may be a credential reference.
+    content: Annotated[SecretOrValue, SECRET_NAMES] = Field(default=None, json_schema_extra=secret_names_schema())
 
     @field_validator("content")
     @classmethod
@@ -42,24 +54,35 @@ class HttpBody(StrictModel):
 
 class HttpAuth(StrictModel):
     type: Literal["none", "bearer", "basic", "api_key"] = "none"
-    token: Template = ""
+    # Secrets: a credential reference once saved (see builder/engine/secrets.py).
+    token: Secret = ""
     username: Template = ""
-    password: Template = ""
-    api_key: Template = ""
+    password: Secret = ""
+    api_key: Secret = ""
     # Where an api_key goes: the header (or query parameter) named ``name``.
     placement: Literal["header", "query"] = "header"
     name: str = Field(default="X-API-Key", min_length=1, max_length=200)
 
     def unfilled_fields(self) -> list[str]:
         """Credentials this auth type needs that are still empty (exports blank them)."""
-        return [name for name in _AUTH_REQUIRES[self.type] if not str(getattr(self, name)).strip()]
+        return [name for name in _AUTH_REQUIRES[self.type] if _unset(getattr(self, name))]
+
+
+def _unset(value: str | CredentialRef) -> bool:
+    return isinstance(value, str) and not value.strip()
 
 
 class HttpRequestConfig(NodeConfig):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
     url: RequiredTemplate
-    headers: dict[str, Value] = Field(default_factory=dict, max_length=100)
-    query: dict[str, Value] = Field(default_factory=dict, max_length=100)
+    # A header or parameter named like a credential (Authorization, X-Api-Key…) is a secret, and any
+    # value may be a credential reference.
+    headers: Annotated[dict[str, SecretOrValue], SECRET_NAMES] = Field(
+        default_factory=dict, max_length=100, json_schema_extra=secret_names_schema()
+    )
+    query: Annotated[dict[str, SecretOrValue], SECRET_NAMES] = Field(
+        default_factory=dict, max_length=100, json_schema_extra=secret_names_schema()
+    )
     body: HttpBody = Field(default_factory=HttpBody)
     auth: HttpAuth = Field(default_factory=HttpAuth)
     timeout_s: float = Field(default=30, ge=1, le=300)
@@ -85,7 +108,7 @@ class HttpRequestNode(NodeSpec[HttpRequestConfig]):
         if http is None:
             template = gettext_noop("HTTP requests cannot be made here: no HTTP client is configured.")
             raise node_error("not_configured", template)
-        request = _build_request(config, ctx)
+        request = await _build_request(config, ctx)
         response = await http.request(
             config.method,
             request.url,
@@ -128,53 +151,62 @@ class _Request:
         self.secret_query: set[str] = set()
 
     def shown(self, config: HttpRequestConfig) -> dict[str, Any]:
-        def masked(values: Mapping[str, str], secret: set[str]) -> dict[str, str]:
+        def hidden(values: Mapping[str, str], secret: set[str]) -> dict[str, str]:
             return {name: MASK if name in secret else value for name, value in values.items()}
 
         shown: dict[str, Any] = {
             "method": config.method,
             "url": self.url,
-            "headers": masked(self.headers, self.secret_headers),
-            "query": masked(self.query, self.secret_query),
+            "headers": hidden(self.headers, self.secret_headers),
+            "query": hidden(self.query, self.secret_query),
         }
         if config.body.type != "none":
-            shown["body"] = {"json": self.json, "form": self.form, "raw": self.raw}[config.body.type]
+            sent = {"json": self.json, "form": self.form, "raw": self.raw}[config.body.type]
+            shown["body"] = masked(config.body.content, sent)
         return shown
 
 
-MASK = "******"
-
-
-def _build_request(config: HttpRequestConfig, ctx: NodeContext) -> _Request:
+async def _build_request(config: HttpRequestConfig, ctx: NodeContext) -> _Request:
     request = _Request(ctx.render(config.url).strip())
-    request.headers = {name: _as_text(ctx.resolve(value)) for name, value in config.headers.items()}
-    request.query = {name: _as_text(ctx.resolve(value)) for name, value in config.query.items()}
+    for name, value in config.headers.items():
+        request.headers[name] = _as_text(await reveal(value, ctx))
+        if isinstance(value, CredentialRef) or is_secret_name(name):
+            request.secret_headers.add(name)
+    for name, value in config.query.items():
+        request.query[name] = _as_text(await reveal(value, ctx))
+        if isinstance(value, CredentialRef) or is_secret_name(name):
+            request.secret_query.add(name)
     body = config.body
     if body.type == "json":
-        request.json = ctx.resolve(body.content)
+        request.json = await reveal(body.content, ctx)
     elif body.type == "form":
         fields = body.content if isinstance(body.content, dict) else {}  # validation made it an object
-        request.form = {name: _as_text(ctx.resolve(value)) for name, value in fields.items()}
+        request.form = {name: _as_text(await reveal(value, ctx)) for name, value in fields.items()}
     elif body.type == "raw":
         request.raw = ctx.render(body.content) if isinstance(body.content, str) else ""
-    _add_auth(config.auth, ctx, request)
+    await _add_auth(config.auth, ctx, request)
     return request
 
 
-def _add_auth(auth: HttpAuth, ctx: NodeContext, request: _Request) -> None:
+async def _add_auth(auth: HttpAuth, ctx: NodeContext, request: _Request) -> None:
     if auth.type == "bearer":
-        request.headers["Authorization"] = f"Bearer {ctx.render(auth.token)}"
+        request.headers["Authorization"] = f"Bearer {await _secret_text(auth.token, ctx)}"
         request.secret_headers.add("Authorization")
     elif auth.type == "basic":
-        pair = f"{ctx.render(auth.username)}:{ctx.render(auth.password)}".encode()
+        pair = f"{ctx.render(auth.username)}:{await _secret_text(auth.password, ctx)}".encode()
         request.headers["Authorization"] = f"Basic {base64.b64encode(pair).decode('ascii')}"
         request.secret_headers.add("Authorization")
     elif auth.type == "api_key" and auth.placement == "header":
-        request.headers[auth.name] = ctx.render(auth.api_key)
+        request.headers[auth.name] = await _secret_text(auth.api_key, ctx)
         request.secret_headers.add(auth.name)
     elif auth.type == "api_key":
-        request.query[auth.name] = ctx.render(auth.api_key)
+        request.query[auth.name] = await _secret_text(auth.api_key, ctx)
         request.secret_query.add(auth.name)
+
+
+async def _secret_text(value: str | CredentialRef, ctx: NodeContext) -> str:
+    """A credential in clear, or a template rendered (as auth fields always were)."""
+    return ctx.render(value) if isinstance(value, str) else _as_text(await reveal(value, ctx))
 
 
 def _as_text(value: Any) -> str:

@@ -216,6 +216,15 @@ class LongTermMemory(Protocol):
         ...
 
 
+class CredentialStore(Protocol):
+    """The run's workspace credentials, which secret fields name as ``{"credential": "<id>"}``."""
+
+    async def reveal(self, credential_id: str) -> str:
+        """The secret in clear, for the request that sends it (never for a trace or a log). Raises
+        NodeError ``credential_missing`` for an id the run's workspace does not have."""
+        ...
+
+
 @dataclass
 class RuntimeServices:
     """Everything a run may need from outside the engine. Missing ones fail the node that needs them."""
@@ -228,6 +237,7 @@ class RuntimeServices:
     sub_bots: SubBotRunner | None = None
     memory: ConversationMemory | None = None
     long_term_memory: LongTermMemory | None = None
+    credentials: CredentialStore | None = None
 
 
 # --- what a node sees ---------------------------------------------------------------------------
