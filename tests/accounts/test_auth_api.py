@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -39,7 +41,8 @@ def test_session_clients_must_send_the_csrf_token() -> None:
     assert accepted.status_code == 201
 
 
-def test_signup_validates_and_logs_in() -> None:
+def test_signup_validates_and_logs_in(settings: Any) -> None:
+    settings.ALLOW_SIGNUP = True  # closed by default in production mode
     client = APIClient()
     bad = client.post("/api/v1/auth/signup", {"username": "x", "email": "not-an-email", "password": "short"})
     assert bad.status_code == 400
