@@ -247,11 +247,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "builder.core.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        # django-filter's, strict about booleans (builder/core/filters.py).
+        "builder.core.filters.FilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, plus every operation's error responses.
+    "DEFAULT_SCHEMA_CLASS": "builder.core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "builder.core.exception_handler.api_exception_handler",
     "DEFAULT_PARSER_CLASSES": ["builder.core.json_input.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -266,6 +268,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # A PATCH body is its view's *UpdateIn serializer, whose required fields are required: no
+    # "Patched…" copy that makes every field optional when the server would refuse the gap.
+    "COMPONENT_SPLIT_PATCH": False,
     "ENUM_NAME_OVERRIDES": {
         "HealthStatusEnum": "builder.core.health.OVERALL_STATUSES",
         "HealthCheckStatusEnum": "builder.core.health.CHECK_STATUSES",
