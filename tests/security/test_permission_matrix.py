@@ -152,6 +152,12 @@ ROWS: list[Row] = [
     get(W1 + "bots/", workspace_action(200, VIEWERS, bot_keys=True)),  # a bot key sees its bot
     post(W1 + "bots/", workspace_action(201, EDITORS), {"name": "New bot"}),
     post(W1 + "bots/import", workspace_action(201, EDITORS), encoding="yaml"),
+    # Credentials bot graphs reference: editors use them, nobody reads them back.
+    get(W1 + "credentials/", workspace_action(200, EDITORS)),
+    post(W1 + "credentials/", workspace_action(201, EDITORS), {"name": "Search token", "value": "tok-456"}),
+    get(W1 + "credentials/{credential}", workspace_action(200, EDITORS)),
+    patch(W1 + "credentials/{credential}", workspace_action(200, EDITORS), {"name": "Renamed token"}),
+    delete(W1 + "credentials/{credential}", workspace_action(204, EDITORS)),
     # Model providers: editors pick them on the canvas, admins hold their keys.
     get(W1 + "model-providers/", workspace_action(200, EDITORS)),
     post(W1 + "model-providers/", workspace_action(201, ADMINS), {"name": "Spare", "kind": "openai", "api_key": "sk"}),

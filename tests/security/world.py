@@ -33,6 +33,8 @@ from builder.bots.services import bot_grant_set, bot_publish
 from builder.bots.transfer import bot_export
 from builder.conversations.models import Conversation, Run, Source
 from builder.conversations.services import conversation_create, conversation_start, message_send
+from builder.credentials.models import Credential
+from builder.credentials.services import credential_create
 from builder.knowledge.ingestion import document_ingest
 from builder.knowledge.models import Chunk, Document, KnowledgeBase
 from builder.knowledge.services import document_upload, knowledge_base_create
@@ -73,6 +75,7 @@ class World:
     spare_key: ApiKey
     bots: dict[str, Bot]
     provider: ModelProvider
+    credential: Credential
     knowledge_base: KnowledgeBase
     document: Document
     chunk: Chunk
@@ -99,6 +102,7 @@ class World:
             "invitation": self.invitation.pk,
             "spare_key": self.spare_key.pk,
             "provider": self.provider.pk,
+            "credential": self.credential.pk,
             "plugin": PLUGIN_ID,
             "kb": self.knowledge_base.pk,
             "document": self.document.pk,
@@ -222,6 +226,7 @@ def build_world(*, model_base_url: str) -> World:
     )
     search = {"provider": "searxng", "searxng_url": "https://search.example.com"}
     plugin_configure(actor=owner, workspace=w1, plugin_id=PLUGIN_ID, config=search)
+    credential = credential_create(actor=owner, workspace=w1, name="Weather token", value="tok-123")
     knowledge_base = knowledge_base_create(actor=owner, workspace=w1, name="Manuals")
     document = _ready_document(owner, knowledge_base)
 
@@ -248,6 +253,7 @@ def build_world(*, model_base_url: str) -> World:
         spare_key=keys["spare"][0],
         bots=bots,
         provider=provider,
+        credential=credential,
         knowledge_base=knowledge_base,
         document=document,
         chunk=Chunk.objects.get(document=document),
