@@ -21,6 +21,7 @@ import yaml
 from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator, OpenAPIV32SpecValidator
 
 from builder.bots.yaml_safety import UnsafeYaml, load_untrusted_yaml
+from builder.core.untrusted import MAX_NESTING_DEPTH, json_nesting_exceeds
 from builder.engine.i18n import gettext_noop
 from builder.sdk import PluginContext, ToolError
 
@@ -92,6 +93,8 @@ def parse_spec_text(text: str) -> dict[str, Any]:
     stripped = text.lstrip()
     if not stripped:
         raise SpecError("the spec is empty")
+    if stripped.startswith("{") and json_nesting_exceeds(stripped):  # json.loads would recurse past the stack
+        raise SpecError(f"not accepted JSON: nested deeper than {MAX_NESTING_DEPTH} levels")
     try:
         document = json.loads(stripped) if stripped.startswith("{") else load_untrusted_yaml(stripped)
     except json.JSONDecodeError as error:
