@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -33,6 +34,10 @@ _VALIDATORS: Final = {
     "3.2": OpenAPIV32SpecValidator,
 }
 INVALID_SPEC: Final = "invalid_spec"
+# The validator switches to jsonschema-rs whenever that package happens to be installed (a test tool
+# pulls it in), and its messages differ in shape and quoting: the pure-Python backend, unless the
+# deployment chose otherwise, so users read the same messages everywhere (read at each validation).
+os.environ.setdefault("OPENAPI_SPEC_VALIDATOR_SCHEMA_VALIDATOR_BACKEND", "jsonschema")
 
 
 class SpecError(ValueError):
