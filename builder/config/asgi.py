@@ -18,10 +18,12 @@ django_asgi_app = get_asgi_application()
 import langchain_openai  # noqa: E402, F401
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import get_resolver  # noqa: E402
 
 # Import the run machinery now, not inside the first chat: importing langchain_openai takes about
 # a second, and doing it on the event loop would stall every stream open at that moment.
 import builder.conversations.executor  # noqa: E402, F401
+from builder.core.long_lived import freeze_loaded_objects  # noqa: E402
 from builder.pluginhost.node_types import ensure_loaded as load_plugins  # noqa: E402
 from builder.realtime.origin import BrowserOriginValidator  # noqa: E402
 from builder.realtime.routing import websocket_urlpatterns  # noqa: E402
@@ -38,3 +40,8 @@ application = ProtocolTypeRouter(
         "websocket": BrowserOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# The URLconf (every app's views) now too, not on the event loop in the first request, and then
+# what is loaded stays out of the garbage collector's full collections (builder/core/long_lived.py).
+get_resolver().url_patterns  # noqa: B018  (a lazy property: reading it imports them)
+freeze_loaded_objects()

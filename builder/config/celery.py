@@ -37,6 +37,9 @@ def _load_plugins_in_pool_process(**kwargs: Any) -> None:
 
 
 def _load_plugins() -> None:
+    from builder.core.long_lived import freeze_loaded_objects
     from builder.pluginhost.node_types import ensure_loaded
 
     ensure_loaded()
+    # What a worker loaded stays out of full garbage collections, which would pause its runs.
+    freeze_loaded_objects()

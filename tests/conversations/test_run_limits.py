@@ -24,11 +24,10 @@ from builder.conversations.wiring import runner_for
 from builder.engine.nodes import registry
 from builder.engine.nodes.base import NodeConfig, NodeSpec
 from builder.engine.runtime.contract import NodeContext, NodeResult
-from tests.conversations.conftest import TERMINAL, ThreadedServer, published_chat, receive_until, use_fake_model
-from tests.conversations.graphs import llm_bot
-from tests.factories import make_workspace, owner_of
-from tests.support.fake_openai import FakeOpenAI, Reply
+from tests.conversations.conftest import TERMINAL, ThreadedServer, published_chat, receive_until
+from tests.factories import make_workspace
 from tests.support.graphs import linear_bot, node
+from tests.support.http_server import serve
 
 embedded_only = pytest.mark.skipif(
     not django_settings.EMBEDDED, reason="embedded default only (the limits are this process's settings)"
@@ -40,20 +39,13 @@ TIME_LIMIT_EN = "The run was stopped after 1 s, the longest one run may last."
 TIME_LIMIT_ZH = "运行在 1 秒后被停止：这是单次运行允许的最长时间。"
 
 
-def _many_templates(count: int) -> dict[str, Any]:
-    """start → ``count`` template nodes → answer."""
-    templates = [node(f"t{index}", "template", {"template": f"step {index}"}) for index in range(count)]
-    return linear_bot(node("start", "start", {"inputs": []}), *templates, node("answer", "answer", {"text": "done"}))
+def _chain(*middle: dict[str, Any]) -> dict[str, Any]:
+    """start → ``middle`` → answer."""
+    return linear_bot(node("start", "start", {"inputs": []}), *middle, node("answer", "answer", {"text": "done"}))
 
 
-def _big_bot_chat() -> tuple[Conversation, str]:
-    return published_chat(make_workspace(), _many_templates(10))
-
-
-def _slow_model_chat(fake: FakeOpenAI) -> tuple[Conversation, str]:
-    workspace = make_workspace()
-    use_fake_model(workspace, owner_of(workspace), fake)
-    return published_chat(workspace, llm_bot())
+def _published_chat(graph: dict[str, Any]) -> tuple[Conversation, str]:
+    return published_chat(make_workspace(), graph)
 
 
 async def _socket(server: ThreadedServer, conversation: Conversation, key: str, language: str) -> Any:
@@ -77,7 +69,8 @@ async def test_a_run_past_its_step_limit_fails_in_each_readers_language(
     asgi_live_server: ThreadedServer, settings: Any
 ) -> None:
     settings.RUN_MAX_STEPS = 3
-    conversation, key = await sync_to_async(_big_bot_chat)()
+    templates = [node(f"t{index}", "template", {"template": f"step {index}"}) for index in range(10)]
+    conversation, key = await sync_to_async(_published_chat)(_chain(*templates))
 
     async with (
         await _socket(asgi_live_server, conversation, key, "zh-hans") as chinese,
@@ -107,30 +100,32 @@ async def test_a_run_past_its_step_limit_fails_in_each_readers_language(
 @embedded_only
 @pytest.mark.django_db(transaction=True)
 async def test_a_run_past_its_wall_time_is_stopped_mid_node_in_each_readers_language(
-    asgi_live_server: ThreadedServer, fake_openai: FakeOpenAI, settings: Any
+    asgi_live_server: ThreadedServer, settings: Any
 ) -> None:
     settings.RUN_MAX_SECONDS = 1
-    # Far longer than the limit: 200 tokens at 10 per second.
-    fake_openai.script([Reply(text=" ".join(["slow"] * 200), tokens_per_second=10)])
-    conversation, key = await sync_to_async(_slow_model_chat)(fake_openai)
+    settings.AGENTLOOM_HTTP_ALLOWLIST = ["127.0.0.1"]  # the slow API below
+    with serve() as api:
+        # An API that answers long after the limit.
+        fetch = node("fetch", "http_request", {"url": api.url("/slow?s=4")})
+        conversation, key = await sync_to_async(_published_chat)(_chain(fetch))
 
-    async with httpx.AsyncClient(base_url=asgi_live_server.http, timeout=60) as client:
-        answered = await client.post(
-            f"/api/v1/bots/{conversation.bot_id}/chat",
-            json={"query": "go", "stream": False},
-            headers={"Authorization": f"Bearer {key}", "Accept-Language": "zh-Hans"},
-        )
+        async with httpx.AsyncClient(base_url=asgi_live_server.http, timeout=60) as client:
+            answered = await client.post(
+                f"/api/v1/bots/{conversation.bot_id}/chat",
+                json={"query": "go", "stream": False},
+                headers={"Authorization": f"Bearer {key}", "Accept-Language": "zh-Hans"},
+            )
 
-    body = answered.json()
-    assert answered.status_code == 200 and body["status"] == "failed"
-    assert body["error"]["code"] == "time_limit" and body["error"]["message"] == TIME_LIMIT_ZH
-    run = await Run.objects.aget(pk=body["run_id"])
-    assert run.status == Run.Status.FAILED and run.error["message"] == TIME_LIMIT_EN
-    # The model call the limit interrupted is closed with the same reason, not left running.
-    llm = await RunStep.objects.aget(run_id=run.pk, node_id="llm")
-    assert llm.status == "failed" and llm.error["code"] == "time_limit"
-    in_english = await _rest_run(asgi_live_server, key, body["run_id"], "en")
-    assert in_english["error"]["message"] == TIME_LIMIT_EN
+        body = answered.json()
+        assert answered.status_code == 200 and body["status"] == "failed"
+        assert body["error"]["code"] == "time_limit" and body["error"]["message"] == TIME_LIMIT_ZH
+        run = await Run.objects.aget(pk=body["run_id"])
+        assert run.status == Run.Status.FAILED and run.error["message"] == TIME_LIMIT_EN
+        # The request the limit interrupted is closed with the same reason, not left running.
+        fetched = await RunStep.objects.aget(run_id=run.pk, node_id="fetch")
+        assert fetched.status == "failed" and fetched.error["code"] == "time_limit"
+        in_english = await _rest_run(asgi_live_server, key, body["run_id"], "en")
+        assert in_english["error"]["message"] == TIME_LIMIT_EN
 
 
 # --- compiling off the event loop ------------------------------------------------------------------
