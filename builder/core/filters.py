@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
-from django_filters import BooleanFilter, FilterSet
+from django_filters import BooleanFilter, CharFilter, FilterSet
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.request import Request
 
@@ -16,10 +16,11 @@ BOOLEAN_VALUES = ("true", "false")
 
 
 class FilterBackend(DjangoFilterBackend):
-    """A boolean filter takes ``true`` or ``false``: anything else is a 400 naming the parameter.
+    """A boolean filter takes ``true`` or ``false``, and a filter on a choice, an id or a number
+    takes a value: anything else is a 400 naming the parameter.
 
-    django-filter reads every other value (``?published=maybe``) as "no filter", so a client's
-    typo would silently list everything.
+    django-filter reads other booleans (``?published=maybe``) and empty values (``?status=``) as
+    "no filter", so a client's mistake would silently list everything.
     """
 
     def get_filterset(self, request: Request, queryset: QuerySet[Any], view: Any) -> FilterSet | None:
@@ -28,6 +29,10 @@ class FilterBackend(DjangoFilterBackend):
             return None
         for name, declared in filterset.filters.items():
             value = request.query_params.get(name)
-            if isinstance(declared, BooleanFilter) and value is not None and value not in BOOLEAN_VALUES:
+            if value is None:
+                continue
+            if isinstance(declared, BooleanFilter) and value not in BOOLEAN_VALUES:
                 raise ValidationFailed(fields={name: [_("Must be true or false.")]})
+            if value == "" and type(declared) is not CharFilter:
+                raise ValidationFailed(fields={name: [_("Give a value, or leave the parameter out.")]})
         return filterset

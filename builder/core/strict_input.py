@@ -4,8 +4,9 @@ DRF converts what it is given: ``12`` becomes ``"12"`` in a text field, ``"12"``
 number field, ``"yes"`` and ``1`` become ``true``. The schema promises strings, numbers and
 booleans, and a client that sends the wrong one has a bug it should hear about rather than a value
 the server guessed (a display name of ``"4.1e+16"``). So before an input serializer converts a JSON
-body, each value is checked against its field's JSON type; a form (multipart) carries only text and
-keeps DRF's conversion. The reasons are DRF's own messages, translated like its others.
+body, each value is checked against its field's JSON type, and text against its maximum length as
+sent (DRF measures it trimmed); a form (multipart) carries only text and keeps DRF's conversion. The
+reasons are DRF's own messages, translated like its others.
 """
 
 from __future__ import annotations
@@ -73,7 +74,16 @@ def _scalar(field: Any, value: Any, path: str) -> Iterator[tuple[str, str]]:
             wrong = not isinstance(value, json_types) or (isinstance(value, bool) and bool not in json_types)
             if wrong:
                 yield path, str(reason)
+            elif isinstance(field, serializers.CharField) and field.max_length is not None:
+                yield from _too_long(field, value, path)
             return
+
+
+def _too_long(field: serializers.CharField, value: str, path: str) -> Iterator[tuple[str, str]]:
+    """The schema's maxLength is the text as sent: DRF would measure it after trimming whitespace."""
+    assert field.max_length is not None
+    if len(value) > field.max_length:
+        yield path, str(serializers.CharField.default_error_messages["max_length"]).format(max_length=field.max_length)
 
 
 def _not_a(kind: str, value: Any) -> str:

@@ -204,3 +204,11 @@ def test_a_boolean_filter_takes_true_or_false_only(path: str, query: str) -> Non
     assert response.status_code == 400, response.content
     assert list(error_of(response)["fields"]) == [query.split("=")[0]]
     assert client.get(f"{url}?{query.split('=')[0]}=false").status_code == 200
+
+
+@pytest.mark.parametrize(("path", "query"), [("bots/", "visibility="), ("api-keys/", "bot="), ("bots/", "published=")])
+def test_an_empty_filter_on_a_choice_an_id_or_a_boolean_is_a_400(path: str, query: str) -> None:
+    workspace = make_workspace()
+    response = client_for(owner_of(workspace)).get(f"/api/v1/workspaces/{workspace.pk}/{path}?{query}")
+    assert response.status_code == 400, response.content
+    assert list(error_of(response)["fields"]) == [query.rstrip("=")]

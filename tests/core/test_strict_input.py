@@ -55,3 +55,13 @@ def test_a_form_keeps_its_text_values() -> None:
         f"/api/v1/knowledge-bases/{kb['id']}/documents/", {"file": upload, "name": "a"}, format="multipart"
     )
     assert response.status_code == 201, response.content
+
+
+def test_text_is_measured_as_sent() -> None:
+    workspace = make_workspace()
+    client = client_for(owner_of(workspace))
+    bot = client.post(f"/api/v1/workspaces/{workspace.pk}/bots/", {"name": "B"}, format="json").json()
+    # 101 characters as sent (the schema's maxLength is 100), 100 once DRF has trimmed the tab.
+    response = client.patch(f"/api/v1/bots/{bot['id']}/", {"name": "\t" + "x" * 100}, format="json")
+    assert response.status_code == 400, response.content
+    assert list(error_of(response)["fields"]) == ["name"]
