@@ -8,7 +8,7 @@ import django_filters
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, parsers, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -319,7 +319,11 @@ class BotGrantDetailApi(APIView):
 class BotExportApi(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("version", int, description="Export this version instead of the draft")],
-        responses={(200, "application/x-yaml"): OpenApiTypes.STR},
+        responses={
+            (200, "application/x-yaml"): OpenApiResponse(
+                OpenApiTypes.OBJECT, description="The bot file: kind, format_version, bot, graph, dependencies."
+            )
+        },
     )
     def get(self, request: Request, bot_id: str) -> HttpResponse:
         actor = request_actor(request)

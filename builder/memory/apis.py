@@ -65,7 +65,7 @@ class FactOut(serializers.ModelSerializer[Fact]):
             "source_turn_ids",
         ]
 
-    @extend_schema_field(OpenApiTypes.UUID)
+    @extend_schema_field(serializers.UUIDField(allow_null=True))
     def get_superseded_by(self, fact: Fact) -> str | None:
         # The memory core keeps ids as hex; the API names facts as it names everything else.
         return str(uuid.UUID(fact.superseded_by)) if fact.superseded_by else None
