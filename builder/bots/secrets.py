@@ -76,6 +76,8 @@ def graph_secured(
         raise ValidationFailed(_("Some secrets in the graph cannot be saved."), code="invalid_secret", fields=errors)
     label = label or (bot.name if bot else "")
     plan |= _stored(actor=actor, workspace=workspace, document=document, raw=raw, previous=previous, label=label)
+    if all(plan[(node_id, slot.path)] == dump(slot.value) for node_id, slot in slots if (node_id, slot.path) in plan):
+        return document  # references only, already as stored: nothing to rewrite
     return replace_secrets(document, lambda node_id, slot: plan.get((node_id, slot.path), dump(slot.value)))
 
 

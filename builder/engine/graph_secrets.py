@@ -9,10 +9,12 @@ its secret fields once and every one of these finds them.
 from __future__ import annotations
 
 import copy
+import functools
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from builder.engine.nodes import registry
 from builder.engine.secrets import (
@@ -41,6 +43,8 @@ def node_secret_slots(node: Mapping[str, Any], *, by_name_everywhere: bool = Fal
     by_name: list[SecretSlot] = []
     try:
         spec = registry.resolve(str(node.get("type", "")))
+        if not by_name_everywhere and not _may_hold_secrets(spec.config_model):
+            return []  # most nodes: no need to validate their config again
         config = spec.config_model.model_validate(data)
     except (LookupError, ValidationError):
         _walk_raw(data, (), by_name)
@@ -51,6 +55,13 @@ def node_secret_slots(node: Mapping[str, Any], *, by_name_everywhere: bool = Fal
         marked = {slot.path for slot in slots}
         slots += [slot for slot in by_name if slot.path not in marked and not _inside(slot.path, marked)]
     return slots
+
+
+@functools.cache
+def _may_hold_secrets(config_model: type[BaseModel]) -> bool:
+    """Whether a config model has a secret field anywhere (its JSON Schema carries the marks)."""
+    schema = json.dumps(config_model.model_json_schema())
+    return '"x-secret"' in schema or '"x-secret-names"' in schema
 
 
 def _inside(path: tuple[str | int, ...], others: set[tuple[str | int, ...]]) -> bool:
