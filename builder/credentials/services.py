@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Value
 from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
@@ -28,16 +27,32 @@ def _clean_name(name: str, *, workspace: Workspace, instance: Credential | None)
     if len(name) > MAX_NAME_LENGTH:
         message = _("Ensure this field has no more than %(count)d characters.") % {"count": MAX_NAME_LENGTH}
         raise ValidationFailed(fields={"name": [message]})
-    taken = _names(workspace).filter(folded=name.lower())
-    if instance is not None:
-        taken = taken.exclude(pk=instance.pk)
-    if taken.exists():
-        raise ValidationFailed(fields={"name": [_("A credential with this name exists already.")]})
+    if _name_taken(workspace, name, instance=instance):
+        raise _name_exists()
     return name
 
 
-def _names(workspace: Workspace) -> Any:
-    return Credential.objects.filter(workspace=workspace).annotate(folded=Lower("name"))
+def _name_taken(workspace: Workspace, name: str, *, instance: Credential | None = None) -> bool:
+    # Folded by the database, as the unique index folds it (SQLite's LOWER() leaves "Ü" as it is).
+    same = Credential.objects.filter(workspace=workspace).annotate(folded=Lower("name"))
+    same = same.filter(folded=Lower(Value(name)))
+    if instance is not None:
+        same = same.exclude(pk=instance.pk)
+    return bool(same.exists())
+
+
+def _name_exists() -> ValidationFailed:
+    return ValidationFailed(fields={"name": [_("A credential with this name exists already.")]})
+
+
+def _saved(credential: Credential) -> Credential:
+    """Save; a name taken meanwhile by a concurrent request is the same 400 as one taken before."""
+    try:
+        with transaction.atomic():
+            credential.save()
+    except IntegrityError:
+        raise _name_exists() from None
+    return credential
 
 
 def _clean_kind(kind: str) -> str:
@@ -64,13 +79,14 @@ def credential_create(
 ) -> Credential:
     """Add a credential that bots of the workspace may reference."""
     check_workspace_permission(actor=actor, workspace=workspace, action=Action.CREDENTIALS_MANAGE)
-    return Credential.objects.create(
+    credential = Credential(
         workspace=workspace,
         name=_clean_name(name, workspace=workspace, instance=None),
         kind=_clean_kind(kind),
         created_by=actor_user(actor),
         **_secret_fields(value),
     )
+    return _saved(credential)
 
 
 @transaction.atomic
@@ -88,8 +104,7 @@ def credential_update(
     if value is not None and value != current.value_hint:
         for field, stored in _secret_fields(value).items():
             setattr(current, field, stored)
-    current.save()
-    return current
+    return _saved(current)
 
 
 def credential_delete(*, actor: Actor, credential: Credential) -> None:
@@ -102,9 +117,8 @@ def credential_store(*, workspace: Workspace, name: str, kind: str, value: str, 
     """A new credential for a secret typed into a graph (the caller checked the bot): named
     ``name``, or ``name (2)``… when that name is taken."""
     base = name.strip()[: MAX_NAME_LENGTH - 8] or "secret"
-    taken = set(_names(workspace).filter(folded__startswith=base.lower()).values_list("folded", flat=True))
     unique, counter = base, 1
-    while unique.lower() in taken:
+    while _name_taken(workspace, unique):
         counter += 1
         unique = f"{base} ({counter})"
     kind = kind if kind in CredentialKind.values else CredentialKind.SECRET

@@ -58,6 +58,10 @@ def test_names_are_unique_per_workspace_and_values_required() -> None:
     masked = owner.post(url(workspace), {"name": "Other", "value": "sk-…g7h8"}, format="json")
 
     assert duplicate.status_code == 400 and list(error_of(duplicate)["fields"]) == ["name"]
+    assert owner.post(url(workspace), {"name": "Ünïcode", "value": VALUE}, format="json").status_code == 201
+    # SQLite folds only ASCII case: the check must agree with the unique index, not with Python.
+    again = owner.post(url(workspace), {"name": "Ünïcode", "value": VALUE}, format="json")
+    assert again.status_code == 400 and list(error_of(again)["fields"]) == ["name"]
     assert empty.status_code == 400 and list(error_of(empty)["fields"]) == ["value"]
     assert masked.status_code == 400 and list(error_of(masked)["fields"]) == ["value"]
 

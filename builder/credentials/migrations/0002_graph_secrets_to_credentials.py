@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db import migrations
+from django.db.models import Value
+from django.db.models.functions import Lower
 
 from builder.bots.drafts import graph_checksum
 from builder.core.crypto import SecretUnreadable, decrypt_secret, encrypt_secret, mask_secret
@@ -63,10 +65,15 @@ class _BotSecrets:
         except SecretUnreadable:
             return ""
 
+    def _taken(self, name: str) -> bool:
+        # Folded by the database, as the unique index on LOWER(name) folds it.
+        same = self.credentials.objects.filter(workspace_id=self.bot.workspace_id).annotate(folded=Lower("name"))
+        return bool(same.filter(folded=Lower(Value(name))).exists())
+
     def _create(self, name: str, kind: str, value: str) -> str:
         base = name[: MAX_NAME_LENGTH - 8] or "secret"
         unique, counter = base, 1
-        while self.credentials.objects.filter(workspace_id=self.bot.workspace_id, name__iexact=unique).exists():
+        while self._taken(unique):
             counter += 1
             unique = f"{base} ({counter})"
         credential = self.credentials.objects.create(
