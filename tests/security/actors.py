@@ -12,9 +12,12 @@ class Actor:
     session: str | None = None
     # A world API key, sent as ``Authorization: Bearer``.
     key: str | None = None
-    # The end user it speaks for (``user`` in the chat body, ``?user=`` elsewhere): "owner" names
-    # the owner of W1 as their memory knows them; anything else is sent as it is.
+    # The end user it speaks for (``user`` in the chat body, ``?user=`` elsewhere), sent as it is;
+    # THE_OWNER stands for the owner of W1 as bot A's memory knows them.
     names_user: str | None = None
+
+
+THE_OWNER = "<the owner's end-user id>"
 
 
 ACTORS: tuple[Actor, ...] = (
@@ -23,7 +26,7 @@ ACTORS: tuple[Actor, ...] = (
     Actor("editor", session="editor"),
     Actor("viewer", session="viewer"),
     # A signed-in viewer who names the owner as the end user (issue 11, defect 2's attack).
-    Actor("viewer_naming_owner", session="viewer", names_user="owner"),
+    Actor("viewer_naming_owner", session="viewer", names_user=THE_OWNER),
     Actor("outsider", session="outsider"),
     Actor("anonymous"),
     Actor("key_admin", key="admin"),

@@ -16,7 +16,7 @@ from django.core.signals import request_finished
 from django.db import close_old_connections
 from rest_framework.test import APIClient
 
-from tests.security.actors import Actor
+from tests.security.actors import THE_OWNER, Actor
 from tests.security.policies import WEBSOCKET_ACCEPTED, Expected
 from tests.security.routes import WEBSOCKET, route_of
 from tests.security.world import World
@@ -62,9 +62,9 @@ class Outcome:
 
 
 def named_user(world: World, actor: Actor) -> str | None:
-    if actor.names_user is None:
-        return None
-    return world.end_user_ids.get(actor.names_user, actor.names_user)
+    if actor.names_user == THE_OWNER:
+        return world.end_user_ids["owner"]
+    return actor.names_user
 
 
 def _body(world: World, row: Row, actor: Actor) -> dict[str, Any] | None:
