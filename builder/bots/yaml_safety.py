@@ -100,7 +100,7 @@ class _JsonLoader(_SafeLoader):
         # libyaml refuses surrogate escapes itself; the pure-Python parser does not.
         value = super().construct_yaml_str(node)
         if not is_valid_text(value):
-            template = gettext_noop("line %(line)d: not valid Unicode text (a lone surrogate)")
+            template = gettext_noop("line %(line)d: not valid text (a NUL character or a lone surrogate)")
             raise UnsafeYaml(template, line=_line(node))
         return value
 

@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "builder.core.static_files.AsyncStaticFilesMiddleware",
     "builder.core.middleware.InlineSessionMiddleware",
     "builder.core.middleware.InlineLocaleMiddleware",
+    "builder.core.middleware.QueryTextMiddleware",
     "builder.core.middleware.InlineCommonMiddleware",
     "builder.core.middleware.InlineCsrfViewMiddleware",
     "builder.core.middleware.InlineAuthenticationMiddleware",

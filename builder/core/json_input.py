@@ -45,9 +45,13 @@ def load_json(raw: bytes | str, *, encoding: str = "utf-8") -> Any:
         _refuse(_("Not valid JSON."))
     path = invalid_text_path(value, escaped_in=text)
     if path is not None:
-        reason = _("Not valid Unicode text: it holds a lone surrogate escape (\\ud800-\\udfff).")
-        raise ValidationFailed(fields={printable_path(path): [reason]})
+        raise ValidationFailed(fields={printable_path(path): [unstorable_text_reason()]})
     return value
+
+
+def unstorable_text_reason() -> str:
+    """Why text holding a NUL or a lone surrogate is refused (a body's field, a query parameter)."""
+    return _("Not valid text: it holds a NUL character or a lone surrogate (\\u0000, \\ud800-\\udfff).")
 
 
 class JSONParser(parsers.JSONParser):

@@ -12,17 +12,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
-from django.http import HttpRequest
+from django.http import HttpRequest, JsonResponse
 from django.http.response import HttpResponseBase
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.common import CommonMiddleware
 from django.middleware.csrf import CsrfViewMiddleware
 from django.middleware.locale import LocaleMiddleware
 from django.middleware.security import SecurityMiddleware
+
+from builder.core.exception_handler import error_body
+from builder.core.exceptions import ValidationFailed
+from builder.core.json_input import unstorable_text_reason
+from builder.core.untrusted import is_valid_text, printable_path
 
 
 class _InlineHooks:
@@ -89,3 +94,35 @@ class InlineMessageMiddleware(_InlineHooks, MessageMiddleware):
 
 class InlineXFrameOptionsMiddleware(_InlineHooks, XFrameOptionsMiddleware):
     pass
+
+
+class QueryTextMiddleware:
+    """A query parameter (name or value) holding text no database keeps (a NUL, a lone surrogate) is
+    a 400 naming it, before any view reads it: views filter and store what they read from the query
+    string (``?user=`` becomes an end user's id), and PostgreSQL refuses a NUL with a 500.
+    Comes after the locale middleware, so the reason is in the request's language."""
+
+    sync_capable = async_capable = True
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        refused = _refused_query(request)
+        if iscoroutinefunction(self):
+            return self._acall(request, refused)
+        return refused or self.get_response(request)
+
+    async def _acall(self, request: HttpRequest, refused: HttpResponseBase | None) -> HttpResponseBase:
+        return refused or await self.get_response(request)
+
+
+def _refused_query(request: HttpRequest) -> HttpResponseBase | None:
+    for name, values in request.GET.lists():
+        if not is_valid_text(name) or not all(is_valid_text(value) for value in values):
+            fields = {printable_path(name): [unstorable_text_reason()]}
+            body = error_body(ValidationFailed.default_code, ValidationFailed.default_message, fields)
+            return JsonResponse(body, status=400)
+    return None

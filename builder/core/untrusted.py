@@ -6,9 +6,9 @@ frames, YAML files). Django-free: the YAML loader, which plugins use too, builds
   (a bot graph with a JSON-schema config is about 15), and one limit for JSON and YAML means a
   graph saved through the API always exports into a file that imports again.
 - **Numbers** JSON can hold: finite, and integers Python can write back as text.
-- **Text.** JSON and YAML escapes can spell a lone UTF-16 surrogate (``"\\ud800"``): a Python
-  ``str`` that no database or UTF-8 encoder accepts, so it is refused where it enters, with the
-  path of the field that holds it.
+- **Text.** JSON and YAML escapes can spell a lone UTF-16 surrogate (``"\\ud800"``), a Python ``str``
+  no UTF-8 encoder accepts, and a NUL (``"\\u0000"``), which PostgreSQL refuses in text and JSON
+  columns: both are refused where they enter, with the path of the field that holds them.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ MAX_INTEGER_DIGITS: Final = sys.int_info.default_max_str_digits
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\[\s\S])*(?:"|\\?\Z)')
 _NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
 _DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
-_SURROGATE = re.compile("[\ud800-\udfff]")
-# Where a parsed JSON text can hold a surrogate at all: its \uD800-\uDFFF escapes.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Where a parsed JSON text can hold such a character at all: its \u0000 and \uD800-\uDFFF escapes
+# (JSON has no raw control characters in strings).
+_UNSTORABLE_ESCAPE = re.compile(r"\\u(?:[dD][89a-fA-F]|0000)")
 
 
 def json_nesting_exceeds(text: str, limit: int = MAX_NESTING_DEPTH) -> bool:
@@ -48,12 +49,12 @@ def json_nesting_exceeds(text: str, limit: int = MAX_NESTING_DEPTH) -> bool:
 
 def invalid_text_path(value: Any, *, escaped_in: str | None = None) -> str | None:
     """The path (``graph.nodes.0.data.title``, as DRF names nested fields) of the first string,
-    key or value, in ``value`` that is not valid Unicode (it holds a lone surrogate), or None.
+    key or value, in ``value`` that is not storable text (``is_valid_text``), or None.
 
     ``escaped_in``: the JSON text ``value`` was parsed from; without a surrogate escape in it there
     is nothing to look for, which spares walking every large body.
     """
-    if escaped_in is not None and not _SURROGATE_ESCAPE.search(escaped_in):
+    if escaped_in is not None and not _UNSTORABLE_ESCAPE.search(escaped_in):
         return None
     for path, text in _strings(value):
         if not is_valid_text(text):
@@ -62,8 +63,10 @@ def invalid_text_path(value: Any, *, escaped_in: str | None = None) -> str | Non
 
 
 def is_valid_text(text: str) -> bool:
-    """Whether ``text`` is valid Unicode: no lone surrogate, so it can be encoded and stored."""
-    return text.isascii() or not _SURROGATE.search(text)
+    """Whether ``text`` can be encoded and stored: no lone surrogate, no NUL."""
+    if text.isascii():
+        return "\x00" not in text
+    return not _UNSTORABLE.search(text)
 
 
 def printable_path(path: str) -> str:
