@@ -75,17 +75,6 @@ CHECKS = [
     negative_data_rejection,
 ]
 
-# Failures that belong to other points of issue 11, fixed elsewhere: (operation, failure title) →
-# the point. Temporary: the lead removes each line when its fix lands.
-KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    # Python's str.lower() and SQLite's LOWER() disagree on non-ASCII names ("Ü"), so the duplicate
-    # check passes and the unique index raises IntegrityError; then a duplicate must be a documented
-    # 409 (SERVICE_ERRORS) or a 400.
-    ("POST /api/v1/workspaces/{workspace_id}/credentials/", "Server error"): "11.3 (helper 'secrets')",
-    ("POST /api/v1/workspaces/{workspace_id}/credentials/", "Undocumented status code"): "11.3 (helper 'secrets')",
-}
-
-
 @dataclass(frozen=True)
 class Scratch:
     key: str
@@ -213,9 +202,8 @@ def test_every_operation_answers_as_the_schema_says(asgi_live_server: ThreadedSe
                 _fuzz(operation.label, strategy, examples, asgi_live_server.http, failures)
     finally:
         wait_for_background()
-    unexpected = {found: detail for found, detail in failures.items() if found not in KNOWN_FAILURES}
-    report = "\n\n".join(f"{label}: {title}\n{detail}" for (label, title), detail in sorted(unexpected.items()))
-    assert not unexpected, f"{len(unexpected)} schemathesis failures:\n\n{report}"
+    report = "\n\n".join(f"{label}: {title}\n{detail}" for (label, title), detail in sorted(failures.items()))
+    assert not failures, f"{len(failures)} schemathesis failures:\n\n{report}"
 
 
 def _fuzz(
