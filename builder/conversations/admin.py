@@ -17,7 +17,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Conversation)
 class ConversationAdmin(ReadOnlyAdmin):
-    list_display = ["id", "bot", "source", "user", "end_user_id", "updated_at"]
+    list_display = ["id", "bot", "source", "user", "api_key", "end_user_id", "updated_at"]
     list_filter = ["source"]
     search_fields = ["bot__name", "end_user_id", "title"]
 

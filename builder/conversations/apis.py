@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,6 +15,7 @@ from builder.accounts.authentication import request_actor
 from builder.bots import selectors as bot_selectors
 from builder.conversations import selectors, services
 from builder.conversations.models import Conversation, Message, Run, RunStep
+from builder.conversations.ownership import chat_end_user
 from builder.core.api_views import validated
 from builder.core.messages import translated_error
 
@@ -104,6 +105,19 @@ class AnswerIn(serializers.Serializer[Any]):
     answer = serializers.JSONField()
 
 
+USER_PARAMETER = OpenApiParameter(
+    "user",
+    str,
+    description="API keys: the end user the conversation was opened for (the chat's `user`). "
+    "Signed-in people chat as themselves and may not name one.",
+)
+
+
+def _end_user(request: Request) -> str:
+    """The end user an API key's request speaks for (``?user=``); refused for signed-in people."""
+    return chat_end_user(actor=request_actor(request), user=request.query_params.get("user"))
+
+
 class ConversationCreateApi(APIView):
     @extend_schema(request=ConversationIn, responses={201: ConversationOut})
     def post(self, request: Request, bot_id: str) -> Response:
@@ -120,33 +134,43 @@ class MessageListApi(generics.ListAPIView[Message]):
     queryset = Message.objects.none()
     filter_backends: list[Any] = []
 
+    @extend_schema(parameters=[USER_PARAMETER])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self) -> QuerySet[Message]:
-        actor = request_actor(self.request)
-        conversation = selectors.conversation_get(actor=actor, conversation_id=self.kwargs["conversation_id"])
-        return selectors.message_list(actor=actor, conversation=conversation)
+        actor, end_user = request_actor(self.request), _end_user(self.request)
+        conversation = selectors.conversation_get(
+            actor=actor, conversation_id=self.kwargs["conversation_id"], end_user=end_user
+        )
+        return selectors.message_list(actor=actor, conversation=conversation, end_user=end_user)
 
 
 class RunDetailApi(APIView):
-    @extend_schema(responses={200: RunOut}, summary="A run with its per-node trace")
+    @extend_schema(parameters=[USER_PARAMETER], responses={200: RunOut}, summary="A run with its per-node trace")
     def get(self, request: Request, run_id: str) -> Response:
-        run = selectors.run_get(actor=request_actor(request), run_id=run_id)
+        run = selectors.run_get(actor=request_actor(request), run_id=run_id, end_user=_end_user(request))
         return Response(RunOut(run).data)
 
 
 class RunCancelApi(APIView):
-    @extend_schema(request=None, responses={200: RunOut})
+    @extend_schema(parameters=[USER_PARAMETER], request=None, responses={200: RunOut})
     def post(self, request: Request, run_id: str) -> Response:
-        actor = request_actor(request)
-        run = services.run_cancel(actor=actor, run=selectors.run_get(actor=actor, run_id=run_id))
-        return Response(RunOut(run).data)
+        actor, end_user = request_actor(request), _end_user(request)
+        run = selectors.run_get(actor=actor, run_id=run_id, end_user=end_user)
+        return Response(RunOut(services.run_cancel(actor=actor, run=run, end_user=end_user)).data)
 
 
 class RunAnswerApi(APIView):
-    @extend_schema(request=AnswerIn, responses={200: RunOut}, summary="Answer the question a paused run asks")
+    @extend_schema(
+        parameters=[USER_PARAMETER],
+        request=AnswerIn,
+        responses={200: RunOut},
+        summary="Answer the question a paused run asks",
+    )
     def post(self, request: Request, run_id: str) -> Response:
-        actor = request_actor(request)
+        actor, end_user = request_actor(request), _end_user(request)
         data = validated(AnswerIn, request.data)
-        run = services.question_answer(
-            actor=actor, run=selectors.run_get(actor=actor, run_id=run_id), answer=data["answer"]
-        )
-        return Response(RunOut(run).data)
+        run = selectors.run_get(actor=actor, run_id=run_id, end_user=end_user)
+        answered = services.question_answer(actor=actor, run=run, answer=data["answer"], end_user=end_user)
+        return Response(RunOut(answered).data)

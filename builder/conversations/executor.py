@@ -24,6 +24,7 @@ from builder.conversations.wiring import graph_runner, run_limits, runtime_servi
 from builder.engine.runtime.runner import RunRequest
 from builder.llm.models import ModelProvider
 from builder.llm.selectors import model_providers_for_run
+from builder.memory.models import speaker_id_of
 from builder.memory.turns import TurnMemory
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,10 @@ def _claim(run_id: str) -> tuple[Run, list[ModelProvider]] | None:
         status=Run.Status.RUNNING, started_at=now, heartbeat_at=now
     ):
         return None
-    run = Run.objects.select_related("conversation", "bot").get(pk=run_id)
+    # With its principal (the key, or the person who started it): whose rights a draft run uses.
+    run = Run.objects.select_related(
+        "conversation", "bot__workspace", "api_key__created_by", "api_key__workspace", "created_by"
+    ).get(pk=run_id)
     return run, model_providers_for_run(workspace_id=run.bot.workspace_id)
 
 
@@ -75,7 +79,7 @@ async def execute_run(run_id: str, *, resume: Any = None) -> None:
             thread_id=run_id,
             query=run.query,
             sys={
-                "user_id": memory.end_user_id,
+                "user_id": speaker_id_of(run.conversation),
                 "conversation_id": str(run.conversation_id),
                 "files": [],
                 "now": timezone.now().isoformat(),

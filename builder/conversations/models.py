@@ -5,7 +5,7 @@ from typing import Any
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from builder.accounts.models import User
+from builder.accounts.models import ApiKey, User
 from builder.bots.models import Bot, BotVersion
 from builder.core.models import BaseModel
 
@@ -22,8 +22,11 @@ class Conversation(BaseModel):
     # Debug chats run the draft; published channels run a version (None = the live one at send time).
     use_draft = models.BooleanField(default=False)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.DEBUG)
-    # The builder user who owns the chat, or, for API/channel traffic, the end user's id.
+    # Who owns the chat (``builder/conversations/ownership.py``): the signed-in person who opened
+    # it (``user``), or the API key that opened it (``api_key``) together with the end user its
+    # client named (``end_user_id``, "" when it named none). Deleting a key deletes its chats.
     user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     end_user_id = models.CharField(max_length=200, blank=True)
     title = models.CharField(_("title"), max_length=200, blank=True)
     variables: models.JSONField[Any, Any] = models.JSONField(default=dict)
@@ -73,7 +76,10 @@ class Run(BaseModel):
     # Written while the run executes; a stale heartbeat means its worker died.
     heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # What started the run (its principal, whose rights a draft run's references are checked
+    # against): the API key when one did, else ``created_by`` (kept for audit either way).
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
 
     class Meta:
         ordering = ["-created_at"]

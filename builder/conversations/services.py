@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from builder.accounts.models import ApiKey, User
 from builder.accounts.permissions import Actor, actor_user
 from builder.accounts.roles import Action
 from builder.bots.models import Bot
@@ -14,6 +15,7 @@ from builder.bots.permissions import check_bot_permission
 from builder.conversations.cancellation import request_cancel
 from builder.conversations.dispatch import dispatch_run
 from builder.conversations.models import Conversation, Message, Run, Source
+from builder.conversations.ownership import chat_end_user, check_conversation_owner, check_run_owner
 from builder.conversations.selectors import conversation_get
 from builder.core.exceptions import Conflict, NotFound, ValidationFailed
 
@@ -29,8 +31,10 @@ def conversation_create(
     end_user_id: str = "",
     conversation_id: str | None = None,
 ) -> Conversation:
-    """A new chat. Chatting with the draft (the builder's debug panel) needs edit rights."""
+    """A new chat, owned by the actor (for an API key: the key and ``end_user_id``, the end user its
+    client names). Chatting with the draft (the builder's debug panel) needs edit rights."""
     check_bot_permission(actor=actor, bot=bot, action=Action.BOT_EDIT if use_draft else Action.BOT_CHAT)
+    end_user_id = chat_end_user(actor=actor, user=end_user_id)
     return _conversation_store(
         actor=actor,
         bot=bot,
@@ -52,8 +56,9 @@ def _conversation_store(
         bot=bot,
         use_draft=use_draft,
         source=source,
-        user=actor_user(actor),
-        end_user_id=end_user_id[:200],
+        user=actor if isinstance(actor, User) else None,
+        api_key=actor if isinstance(actor, ApiKey) else None,
+        end_user_id=end_user_id,
         variables={},
     )
 
@@ -66,6 +71,7 @@ def conversation_start(
     if bot is None:
         raise NotFound(_("Bot not found."))
     check_bot_permission(actor=actor, bot=bot, action=Action.BOT_CHAT)
+    end_user_id = chat_end_user(actor=actor, user=end_user_id)
     text = _checked_text(text)
     with transaction.atomic():
         conversation = _conversation_store(
@@ -100,16 +106,19 @@ def _checked_text(text: str) -> str:
     return text
 
 
-def message_send(*, actor: Actor, conversation: Conversation, text: str) -> Run:
-    """Store the user's message, create the run and start it once the transaction commits."""
-    check_bot_permission(actor=actor, bot=conversation.bot, action=Action.BOT_CHAT)
+def message_send(*, actor: Actor, conversation: Conversation, text: str, end_user: str = "") -> Run:
+    """Store the user's message, create the run and start it once the transaction commits (only
+    in the actor's own conversation; ``end_user``: the one an API key speaks for)."""
+    check_conversation_owner(actor=actor, conversation=conversation, end_user=end_user)
     return _turn_store(actor=actor, conversation=conversation, text=_checked_text(text))
 
 
-def conversation_message_send(*, actor: Actor, conversation_id: Any, text: str, bot_id: Any = None) -> Run:
+def conversation_message_send(
+    *, actor: Actor, conversation_id: Any, text: str, bot_id: Any = None, end_user: str = ""
+) -> Run:
     """``message_send`` by conversation id (the websocket, the API; ``bot_id``: it must be this bot's):
     the conversation is loaded and the actor checked once."""
-    conversation = conversation_get(actor=actor, conversation_id=conversation_id)
+    conversation = conversation_get(actor=actor, conversation_id=conversation_id, end_user=end_user)
     if bot_id is not None and str(conversation.bot_id) != str(bot_id):
         raise NotFound(_("Conversation not found."))
     return _turn_store(actor=actor, conversation=conversation, text=_checked_text(text))
@@ -130,14 +139,15 @@ def _turn_store(*, actor: Actor, conversation: Conversation, text: str, fresh: b
             graph=graph,
             query=text,
             created_by=actor_user(actor),
+            api_key=actor if isinstance(actor, ApiKey) else None,
         )
         Message.objects.create(conversation=conversation, role=Message.Role.USER, content=text, run=run)
         transaction.on_commit(lambda: dispatch_run(str(run.pk)))
     return run
 
 
-def run_cancel(*, actor: Actor, run: Run) -> Run:
-    check_bot_permission(actor=actor, bot=run.bot, action=Action.BOT_CHAT)
+def run_cancel(*, actor: Actor, run: Run, end_user: str = "") -> Run:
+    check_run_owner(actor=actor, run=run, end_user=end_user)
     if run.status == Run.Status.PAUSED:
         Run.objects.filter(pk=run.pk, status=Run.Status.PAUSED).update(status=Run.Status.CANCELLED)
     elif run.status in Run.ACTIVE:
@@ -148,9 +158,9 @@ def run_cancel(*, actor: Actor, run: Run) -> Run:
     return run
 
 
-def question_answer(*, actor: Actor, run: Run, answer: Any) -> Run:
-    """Resume a run paused on a question node with the user's answer."""
-    check_bot_permission(actor=actor, bot=run.bot, action=Action.BOT_CHAT)
+def question_answer(*, actor: Actor, run: Run, answer: Any, end_user: str = "") -> Run:
+    """Resume a run paused on a question node with the user's answer (the conversation's owner's)."""
+    check_run_owner(actor=actor, run=run, end_user=end_user)
     if answer is None or (isinstance(answer, str) and not answer.strip()):
         raise ValidationFailed(fields={"answer": [_("This field may not be blank.")]})
     with transaction.atomic():

@@ -1,6 +1,8 @@
 """``POST /api/v1/bots/<id>/chat``: the websocket's events as Server-Sent Events, for API clients.
 
-``{"query": "...", "conversation_id"?: "...", "stream"?: true}``. Streaming answers
+``{"query": "...", "conversation_id"?: "...", "user"?: "...", "stream"?: true}``: ``user`` names the
+end user an API key's client speaks for (a signed-in person chats as themselves); a conversation
+continues only for whoever opened it (``builder/conversations/ownership.py``). Streaming answers
 ``text/event-stream`` (``event: <type>`` / ``data: <json>``), ending with the run's terminal event;
 ``"stream": false`` waits and answers ``{"answer", "files", "run_id", "conversation_id", "status",
 "usage"}``: ``files`` are those tools produced for the answer (a rendered video), as
@@ -31,6 +33,7 @@ from builder.accounts.services import api_key_authenticate
 from builder.conversations import services
 from builder.conversations.dispatch import remember_loop
 from builder.conversations.models import Source
+from builder.conversations.ownership import chat_end_user
 from builder.core.exception_handler import error_body
 from builder.core.exceptions import ApplicationError, NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
 from builder.core.json_input import load_json
@@ -75,19 +78,21 @@ def _parse_body(request: HttpRequest) -> dict[str, Any]:
 
 
 def _start(actor: User | ApiKey, bot_id: str, body: dict[str, Any], conversation_id: str, *, new: bool) -> str:
-    """Open the conversation (or continue the given one) and send the message: one database trip."""
+    """Open the conversation (or continue the given one, the caller's own) and send the message:
+    one database trip. ``user``: the end user an API key's client speaks for."""
+    end_user = chat_end_user(actor=actor, user=body.get("user"))
     if new:
         run = services.conversation_start(
             actor=actor,
             bot_id=bot_id,
             text=body["query"],
             source=Source.API,
-            end_user_id=str(body.get("user") or ""),
+            end_user_id=end_user,
             conversation_id=conversation_id,
         )
     else:
         run = services.conversation_message_send(
-            actor=actor, conversation_id=conversation_id, text=body["query"], bot_id=bot_id
+            actor=actor, conversation_id=conversation_id, text=body["query"], bot_id=bot_id, end_user=end_user
         )
     return str(run.pk)
 

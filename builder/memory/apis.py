@@ -1,9 +1,10 @@
 """Thin views: what a bot remembers about its end users.
 
 - ``bots/<id>/end-users/…``: for the bot's editors (the builder's "Memory" page).
-- ``bots/<id>/memory/…``: for an end user, with the credentials of the chat API (an API key whose
-  client names its user with ``?user=``, as the chat's ``user``; without it, the key's creator or
-  the signed-in person, whose debug chats the builder remembers).
+- ``bots/<id>/memory/…``: for an end user, with the credentials of the chat API: a signed-in
+  person reaches their own memory only (``?user=`` is refused, 400); an API key reaches its own
+  end users', the one ``?user=`` names as the chat's ``user`` did (without it: the key's callers
+  who named nobody), never a signed-in person's, another key's or the builder's.
 """
 
 from __future__ import annotations
@@ -87,7 +88,10 @@ class VariablesIn(serializers.Serializer[Any]):
 
 
 USER_PARAMETER = OpenApiParameter(
-    "user", str, description="The end user, as named in the chat API's `user`; default: the caller."
+    "user",
+    str,
+    description="API keys: their end user, as named in the chat API's `user` (default: the key's callers "
+    "who name nobody). Signed-in people reach only their own memory and may not name anyone (400).",
 )
 
 

@@ -1,7 +1,9 @@
 """What a bot remembers about each of its end users: their user variables and long-term facts.
 
-An end user is a string id within one bot (see ``end_user_id_of``): API clients name their users,
-the builder's debug chat uses the builder's own user id. Nothing here is shared between bots.
+An end user is a string id within one bot (see ``end_user_id_of``): a signed-in person is their
+user id; an API key's end users live in the key's own namespace (``key:<key id>:<name>``, or
+``key:<key id>`` for its callers who name nobody), so different principals never share a memory.
+Nothing here is shared between bots.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from builder.core.models import BaseModel
 from builder.memory.core import FactKind
 
 END_USER_ID_MAX = 200  # Conversation.end_user_id
+API_KEY_NAMESPACE = "key:"
+# The longest end-user name an API client may give (``user``): its key's namespace takes the rest.
+END_USER_NAME_MAX = END_USER_ID_MAX - len(API_KEY_NAMESPACE) - len(uuid.UUID(int=0).hex) - 1
 FACT_KINDS = [
     (FactKind.PROFILE.value, _("Who they are")),
     (FactKind.PREFERENCE.value, _("Preference")),
@@ -28,9 +33,34 @@ FACT_KINDS = [
 ]
 
 
+def api_end_user_id(api_key_id: Any, name: str) -> str:
+    """The end user ``name`` of an API key as memory knows them ("": the key's callers who name nobody).
+
+    Namespaced by the key: two keys' "alice" are two people, and no key reaches a signed-in
+    person's memory (a user id) or the key creator's. Revoking a key and making a new one starts
+    new end users (the bot's editors still see the old ones under ``end-users/``).
+    """
+    namespace = f"{API_KEY_NAMESPACE}{uuid.UUID(str(api_key_id)).hex}"
+    return f"{namespace}:{name}" if name else namespace
+
+
 def end_user_id_of(conversation: Any) -> str:
-    """Who a conversation's runs speak for (``sys.user_id``): "" when nobody is known."""
+    """Whom a conversation's runs remember and recall (its memory's end-user id): "" when nobody is known.
+
+    A key's conversation: the key's end user (``api_end_user_id``). A signed-in person's: their
+    user id. Conversations from before keys owned theirs keep the end user their client named.
+    """
+    if conversation.api_key_id is not None:
+        return api_end_user_id(conversation.api_key_id, conversation.end_user_id)
     return str(conversation.end_user_id or conversation.user_id or "")
+
+
+def speaker_id_of(conversation: Any) -> str:
+    """``sys.user_id``: whom the bot speaks with, as the bot's graph sees them: the name an API
+    client gave its end user ("" when none), a signed-in person's user id."""
+    if conversation.api_key_id is not None:
+        return str(conversation.end_user_id)
+    return end_user_id_of(conversation)
 
 
 class EndUser(BaseModel):

@@ -2,8 +2,10 @@
 
 Two audiences. Bot editors (``Action.BOT_EDIT``) see every end user of a bot. An end user sees
 only what the bot remembers about them, through the same credentials a chat uses
-(``Action.BOT_CHAT``): an API client names its user as it does in the chat API (``user``), and a
-caller who names nobody is the person behind the credentials, as in a chat.
+(``Action.BOT_CHAT``), as the chat knows them (``end_user_id_of``): a signed-in person is
+themselves and names nobody (``?user=`` is refused); an API key speaks for its own end users, the
+``user`` it names as in the chat API (its callers who name nobody: the key itself). A key never
+reaches a signed-in person's memory, another key's end users, or the builder's.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 from pydantic import ValidationError
 
-from builder.accounts.permissions import Actor, actor_user
+from builder.accounts.models import ApiKey
+from builder.accounts.permissions import Actor
 from builder.accounts.roles import Action
 from builder.bots.models import Bot
 from builder.bots.permissions import check_bot_permission
-from builder.core.exceptions import NotFound, ValidationFailed
+from builder.conversations.ownership import chat_end_user
+from builder.core.exceptions import NotFound
 from builder.engine.graph import Variable
-from builder.memory.models import END_USER_ID_MAX, EndUser, Fact
+from builder.memory.models import EndUser, Fact, api_end_user_id
 
 
 @dataclass(frozen=True)
@@ -85,11 +89,12 @@ def end_user_variables(*, actor: Actor, end_user: EndUser) -> list[VariableValue
 
 
 def own_end_user_id(*, actor: Actor, user: str | None) -> str:
-    """Who an end-user request speaks for: the ``user`` it names, else the person behind the actor."""
-    named = (user or "").strip()
-    if len(named) > END_USER_ID_MAX:
-        raise ValidationFailed(fields={"user": [_("At most %(limit)d characters.") % {"limit": END_USER_ID_MAX}]})
-    return named or str(actor_user(actor).pk)
+    """Whose memory an end-user request reaches: a signed-in person's own (naming anyone is a 400
+    on ``user``), or the API key's end user it names (the key's own namespace, see ``api_end_user_id``)."""
+    named = chat_end_user(actor=actor, user=user)
+    if isinstance(actor, ApiKey):
+        return api_end_user_id(actor.pk, named)
+    return str(actor.pk)
 
 
 def own_fact_list(*, actor: Actor, bot: Bot, end_user_id: str) -> QuerySet[Fact]:

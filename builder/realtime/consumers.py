@@ -6,6 +6,9 @@ Client → server: ``{"type": "message.send", "text"}``, ``{"type": "run.cancel"
 Reconnecting: open ``ws/conversations/<id>/?run_id=<run>&after_seq=<last seq seen>``; the missed
 events are replayed before any live one, so the client gets the rest in order, with no gap and no
 duplicate. (The ``resume`` message does the same on an open socket, deduplicated by seq.)
+Only the conversation's owner is admitted (``builder/conversations/ownership.py``): a socket
+authenticated by an API key names the end user it speaks for with ``?user=<id>``, as the chat's
+``user`` did when the conversation was opened.
 Server → client: the run events (DESIGN.md §4), ``{"type": "run.queued", "run_id"}``, and
 ``{"type": "error", "code", "message", "fields"}`` for a refused request (the socket stays open).
 
@@ -38,6 +41,7 @@ from builder.accounts.models import ApiKey, User
 from builder.accounts.services import api_key_authenticate
 from builder.conversations import selectors, services
 from builder.conversations.dispatch import remember_loop
+from builder.conversations.ownership import chat_end_user
 from builder.core.exceptions import ApplicationError, NotFound
 from builder.core.json_input import load_json
 from builder.knowledge import selectors as knowledge_selectors
@@ -111,16 +115,18 @@ class ActorConsumer(AsyncJsonWebsocketConsumer):
 
 class ConversationConsumer(ActorConsumer):
     conversation_id: str
+    # The end user an API key's socket speaks for (``?user=``); "" for signed-in people.
+    end_user: str = ""
 
     async def connect(self) -> None:
         remember_loop()
         self.sent: dict[str, set[int]] = {}
         self.conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
-        if not await self.admit(selectors.conversation_get, conversation_id=self.conversation_id):
+        query = parse_qs(self.scope.get("query_string", b"").decode(errors="replace"))
+        if not await self.admit(self._own_conversation, user=(query.get("user") or [None])[0]):
             return
         # Join first, replay second: live events queue up behind the replay instead of being lost.
         await self.channel_layer.group_add(conversation_group(self.conversation_id), self.channel_name)
-        query = parse_qs(self.scope.get("query_string", b"").decode(errors="replace"))
         if "run_id" in query:
             try:
                 await self._resume(
@@ -131,6 +137,11 @@ class ConversationConsumer(ActorConsumer):
 
     async def disconnect(self, code: int) -> None:
         await self.channel_layer.group_discard(conversation_group(self.conversation_id), self.channel_name)
+
+    def _own_conversation(self, *, actor: User | ApiKey, user: str | None) -> Any:
+        """Admit only the conversation's owner (for a key: with the end user ``?user=`` names)."""
+        self.end_user = chat_end_user(actor=actor, user=user)
+        return selectors.conversation_get(actor=actor, conversation_id=self.conversation_id, end_user=self.end_user)
 
     # --- client → server -------------------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
@@ -177,7 +188,10 @@ class ConversationConsumer(ActorConsumer):
 
     def _message_send(self, text: Any) -> Any:
         return services.conversation_message_send(
-            actor=self.actor, conversation_id=self.conversation_id, text=text if isinstance(text, str) else ""
+            actor=self.actor,
+            conversation_id=self.conversation_id,
+            text=text if isinstance(text, str) else "",
+            end_user=self.end_user,
         )
 
     async def _cancel(self, content: dict[str, Any]) -> None:
@@ -187,13 +201,17 @@ class ConversationConsumer(ActorConsumer):
         await database_sync_to_async(self._with_run)(content, services.question_answer, answer=content.get("answer"))
 
     def _with_run(self, content: dict[str, Any], service: Any, **kwargs: Any) -> Any:
-        return service(actor=self.actor, run=self._run(content), **kwargs)
+        return service(actor=self.actor, run=self._run(content), end_user=self.end_user, **kwargs)
 
     def _run(self, content: dict[str, Any]) -> Any:
         """The run ``content`` names, in this conversation (checked against the actor)."""
-        conversation = selectors.conversation_get(actor=self.actor, conversation_id=self.conversation_id)
+        conversation = selectors.conversation_get(
+            actor=self.actor, conversation_id=self.conversation_id, end_user=self.end_user
+        )
         try:
-            return selectors.run_get(actor=self.actor, run_id=str(content.get("run_id")), conversation=conversation)
+            return selectors.run_get(
+                actor=self.actor, run_id=str(content.get("run_id")), end_user=self.end_user, conversation=conversation
+            )
         except (ValueError, DjangoValidationError) as error:  # a malformed id is just "not found"
             raise NotFound() from error
 

@@ -114,11 +114,12 @@ def use_fake_model(workspace: Any, owner: Any, fake: Any) -> None:
 
 
 def published_chat(workspace: Any, graph: dict[str, Any]) -> tuple[Any, str]:
-    """A bot of ``graph`` published in ``workspace``, a conversation with it, and a viewer API key
-    of the workspace (raw) to chat in it."""
+    """A bot of ``graph`` published in ``workspace``, a viewer API key of the workspace (raw), and a
+    conversation the key opened with it (for no named end user: its socket names none either)."""
     from builder.accounts.roles import Role
     from builder.accounts.services import api_key_create
     from builder.bots.services import bot_publish
+    from builder.conversations.models import Source
     from builder.conversations.services import conversation_create
     from tests.factories import make_bot, owner_of
 
@@ -126,8 +127,8 @@ def published_chat(workspace: Any, graph: dict[str, Any]) -> tuple[Any, str]:
     bot = make_bot(workspace, draft=graph)
     bot_publish(actor=owner, bot=bot)
     bot.refresh_from_db()
-    _key, raw = api_key_create(actor=owner, workspace=workspace, name="ws", role=Role.VIEWER)
-    return conversation_create(actor=owner, bot=bot), raw
+    key, raw = api_key_create(actor=owner, workspace=workspace, name="ws", role=Role.VIEWER)
+    return conversation_create(actor=key, bot=bot, source=Source.API), raw
 
 
 async def chat_socket(

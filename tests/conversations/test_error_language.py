@@ -49,8 +49,8 @@ def _published(graph: dict[str, Any], *, calls_itself: bool = False) -> tuple[Co
         bot.save()
     bot_publish(actor=owner, bot=bot)
     bot.refresh_from_db()
-    _key, raw = api_key_create(actor=owner, workspace=workspace, name="ws", role=Role.VIEWER)
-    return conversation_create(actor=owner, bot=bot), raw
+    key, raw = api_key_create(actor=owner, workspace=workspace, name="ws", role=Role.VIEWER)
+    return conversation_create(actor=key, bot=bot), raw
 
 
 async def _socket(server: ThreadedServer, conversation: Conversation, key: str, language: str) -> Any:

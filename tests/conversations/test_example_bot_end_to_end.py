@@ -50,8 +50,8 @@ def _triage_bot(fake: FakeOpenAI, orders: LocalHttpServer) -> tuple[Conversation
     bot = bot_import(actor=owner, workspace=workspace, raw=raw.encode()).bot
     bot_publish(actor=owner, bot=bot)
     bot.refresh_from_db()
-    _key, key = api_key_create(actor=owner, workspace=workspace, name="ws", role=Role.VIEWER)
-    return conversation_create(actor=owner, bot=bot), key
+    api_key, key = api_key_create(actor=owner, workspace=workspace, name="ws", role=Role.VIEWER)
+    return conversation_create(actor=api_key, bot=bot), key
 
 
 async def _turn(socket_: Any, text: str) -> list[dict[str, Any]]:

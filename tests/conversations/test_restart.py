@@ -37,8 +37,8 @@ workspace = workspace_create(actor=owner, name="Restart")
 bot, _problems = bot_create(actor=owner, workspace=workspace, name="Asks", draft=json.loads(sys.argv[1]))
 bot_publish(actor=owner, bot=bot)
 bot.refresh_from_db()
-conversation = conversation_create(actor=owner, bot=bot)
-_key, raw = api_key_create(actor=owner, workspace=workspace, name="ws", role=Role.VIEWER)
+key, raw = api_key_create(actor=owner, workspace=workspace, name="ws", role=Role.VIEWER)
+conversation = conversation_create(actor=key, bot=bot)
 print(json.dumps({"conversation": str(conversation.pk), "key": raw}))
 """
 

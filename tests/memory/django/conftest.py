@@ -23,6 +23,7 @@ from builder.conversations.services import conversation_create, message_send
 from builder.core.background import wait_for_background
 from builder.memory.catalog import scope_of
 from builder.memory.core import MemoryFact
+from builder.memory.models import api_end_user_id
 from builder.memory.store import memory_store
 from tests.factories import make_bot, make_workspace, owner_of
 from tests.support.graphs import linear_bot, node
@@ -89,9 +90,15 @@ def chat(actor: User | ApiKey, bot: Bot, end_user_id: str = "") -> Conversation:
     return conversation_create(actor=actor, bot=bot, source=Source.API, end_user_id=end_user_id)
 
 
+def end_user_of(key: ApiKey, name: str) -> str:
+    """The end user ``name`` of ``key`` as the bot's memory knows them (the key's own namespace)."""
+    return api_end_user_id(key.pk, name)
+
+
 def turn(actor: User | ApiKey, conversation: Conversation, text: str, timeout_s: float = 60.0) -> Run:
-    """Send a message and wait for the run to end (it runs inline or on the worker)."""
-    run = message_send(actor=actor, conversation=conversation, text=text)
+    """Send a message and wait for the run to end (it runs inline or on the worker); an API key
+    speaks for the end user it opened the conversation for."""
+    run = message_send(actor=actor, conversation=conversation, text=text, end_user=conversation.end_user_id)
     deadline = time.monotonic() + timeout_s
     while True:
         run.refresh_from_db()

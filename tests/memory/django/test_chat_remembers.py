@@ -14,6 +14,7 @@ from tests.conversations.conftest import use_fake_model
 from tests.memory.django.conftest import (
     api_key,
     chat,
+    end_user_of,
     new_workspace,
     published_bot,
     remembered,
@@ -41,7 +42,7 @@ def test_a_new_conversation_recalls_what_the_user_said_in_an_earlier_one(fake_op
 
     first = turn(key, chat(key, bot, "alice"), MOVED)
     assert first.status == Run.Status.FINISHED, first.error
-    facts = wait_for_facts(bot, "alice", "The user moved to Shanghai", "The user has a cat")
+    facts = wait_for_facts(bot, end_user_of(key, "alice"), "The user moved to Shanghai", "The user has a cat")
     assert all(fact.source_turn_ids for fact in facts)
 
     second = turn(key, chat(key, bot, "alice"), "where do I live?")
@@ -103,7 +104,8 @@ def test_the_bots_model_extracts_facts_when_the_bot_asks_for_it(fake_openai: Fak
 
     run = turn(key, chat(key, bot, "alice"), MOVED)
 
-    facts = wait_for_facts(bot, "alice", "The user moved to Shanghai", "The user's cat is called Mochi")
+    alice = end_user_of(key, "alice")
+    facts = wait_for_facts(bot, alice, "The user moved to Shanghai", "The user's cat is called Mochi")
     assert {fact.key for fact in facts} == {"home_city", "pet_name"}
     extraction = fake_openai.requests[1]
     assert extraction.text("system") == EXTRACTION_PROMPT and MOVED in extraction.text("user")
@@ -124,7 +126,7 @@ def test_a_failing_extraction_model_leaves_the_turn_alone_and_the_rules_take_ove
     run = turn(key, chat(key, bot, "alice"), MOVED)
 
     assert run.status == Run.Status.FINISHED and run.answer == "Nice!"
-    wait_for_facts(bot, "alice", "The user moved to Shanghai")
+    wait_for_facts(bot, end_user_of(key, "alice"), "The user moved to Shanghai")
 
 
 @pytest.mark.skipif(not settings.EMBEDDED, reason="breaks this process's index; the worker has its own")

@@ -10,7 +10,7 @@ from builder.bots.services import bot_draft_save
 from builder.memory.models import EndUser
 from tests.conversations.conftest import use_fake_model
 from tests.factories import client_for, error_of
-from tests.memory.django.conftest import api_key, chat, graph, new_workspace, node, published_bot, turn
+from tests.memory.django.conftest import api_key, chat, end_user_of, graph, new_workspace, node, published_bot, turn
 from tests.support.fake_openai import FakeOpenAI, Reply, ToolCall
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,8 +35,8 @@ def counting_bot() -> dict[str, Any]:
     )
 
 
-def _end_user(bot: Any, end_user_id: str) -> EndUser:
-    return EndUser.objects.get(bot=bot, end_user_id=end_user_id)
+def _end_user(bot: Any, key: Any, name: str) -> EndUser:
+    return EndUser.objects.get(bot=bot, end_user_id=end_user_of(key, name))
 
 
 def test_user_variables_persist_across_conversations_and_stay_with_their_end_user() -> None:
@@ -49,9 +49,9 @@ def test_user_variables_persist_across_conversations_and_stay_with_their_end_use
     assert turn(key, chat(key, bot, "bob"), "hello").answer == "city=unknown visits=1"
 
     # Only what was set is stored (the defaults fill the rest at run time).
-    assert _end_user(bot, "alice").variables == {"visits": 2}
-    assert _end_user(bot, "bob").variables == {"visits": 1}
-    assert _end_user(bot, "alice").last_seen_at is not None
+    assert _end_user(bot, key, "alice").variables == {"visits": 2}
+    assert _end_user(bot, key, "bob").variables == {"visits": 1}
+    assert _end_user(bot, key, "alice").last_seen_at is not None
 
 
 def test_the_builder_reads_and_edits_an_end_users_variables() -> None:
@@ -59,7 +59,7 @@ def test_the_builder_reads_and_edits_an_end_users_variables() -> None:
     bot = published_bot(workspace, counting_bot())
     key, _raw = api_key(workspace)
     turn(key, chat(key, bot, "alice"), "hi")
-    alice = _end_user(bot, "alice")
+    alice = _end_user(bot, key, "alice")
     client = client_for(owner)
     url = f"/api/v1/bots/{bot.pk}/end-users/{alice.pk}/variables"
 
@@ -87,17 +87,18 @@ def test_the_builder_reads_and_edits_an_end_users_variables() -> None:
     assert set(error_of(unknown)["fields"]) == {"values.nickname", "values.topic"}  # conversation variables too
     wrong_type = client.patch(url, {"values": {"visits": "many"}}, format="json")
     assert wrong_type.status_code == 400 and set(error_of(wrong_type)["fields"]) == {"values.visits"}
-    assert _end_user(bot, "alice").variables == {"city": "Paris", "visits": 11}
+    assert _end_user(bot, key, "alice").variables == {"city": "Paris", "visits": 11}
 
 
 def test_stored_values_that_no_longer_fit_the_declaration_give_way_to_the_default() -> None:
     workspace, _owner = new_workspace()
     bot = published_bot(workspace, counting_bot())
     key, _raw = api_key(workspace)
-    EndUser.objects.create(bot=bot, end_user_id="alice", variables={"visits": "lots", "city": "Rome", "gone": 1})
+    stored = {"visits": "lots", "city": "Rome", "gone": 1}
+    EndUser.objects.create(bot=bot, end_user_id=end_user_of(key, "alice"), variables=stored)
 
     assert turn(key, chat(key, bot, "alice"), "hi").answer == "city=Rome visits=1"
-    assert _end_user(bot, "alice").variables == {"visits": 1, "city": "Rome", "gone": 1}
+    assert _end_user(bot, key, "alice").variables == {"visits": 1, "city": "Rome", "gone": 1}
 
 
 def test_the_agent_sets_a_user_variable_with_its_tool(fake_openai: FakeOpenAI) -> None:
@@ -117,13 +118,13 @@ def test_the_agent_sets_a_user_variable_with_its_tool(fake_openai: FakeOpenAI) -
         ]
     )
 
-    run = turn(owner, chat(owner, bot, "alice"), "I live in Lyon")
+    run = turn(owner, chat(owner, bot), "I live in Lyon")
 
     assert run.answer == "I will remember that you live in Lyon. (city: Lyon)"
     first = fake_openai.requests[0]
     tool = next(tool for tool in first.tools if tool["function"]["name"] == "set_user_variable")
     assert tool["function"]["parameters"]["properties"]["name"]["enum"] == ["city"]
-    assert _end_user(bot, "alice").variables == {"city": "Lyon"}
+    assert EndUser.objects.get(bot=bot, end_user_id=str(owner.pk)).variables == {"city": "Lyon"}
 
 
 def test_the_agent_may_only_be_given_declared_user_variables() -> None:
