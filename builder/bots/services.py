@@ -16,6 +16,7 @@ from builder.bots.drafts import graph_checksum, starter_graph
 from builder.bots.graph_errors import graph_invalid_error
 from builder.bots.models import Bot, BotGrant, BotVersion, Visibility
 from builder.bots.permissions import check_bot_permission
+from builder.bots.references import check_graph_references
 from builder.bots.secrets import graph_secured
 from builder.core.exceptions import Conflict, NotFound, ValidationFailed
 from builder.engine.dsl import GraphInvalid, GraphProblem, find_problems, parse_graph, validate_graph
@@ -69,6 +70,7 @@ def bot_create(
     fields = _clean_metadata({"name": name, "description": description, "icon": icon, "visibility": visibility})
     document = draft if draft is not None else starter_graph()
     problems = _parse_document(document, field=draft_field)
+    check_graph_references(actor=actor, workspace=workspace, document=document, field=draft_field)
     document = graph_secured(
         actor=actor, workspace=workspace, document=document, label=fields["name"], field=draft_field
     )
@@ -109,6 +111,7 @@ def bot_draft_save(*, actor: Actor, bot: Bot, draft: dict[str, Any], revision: i
             code="stale_revision",
             extra={"current_revision": current.draft_revision},
         )
+    check_graph_references(actor=actor, workspace=current.workspace, document=draft, previous=current.draft)
     current.draft = graph_secured(actor=actor, workspace=current.workspace, document=draft, bot=current)
     current.draft_revision = revision + 1
     current.draft_updated_at = timezone.now()
@@ -130,6 +133,8 @@ def bot_publish(*, actor: Actor, bot: Bot, note: str = "") -> BotVersion:
         validate_graph(current.draft)
     except GraphInvalid as exc:
         raise graph_invalid_error(exc.problems) from exc
+    # Its runs trust what it references: the publisher must be allowed to use all of it.
+    check_graph_references(actor=actor, workspace=current.workspace, document=current.draft)
     checksum = graph_checksum(current.draft)
     latest = current.versions.order_by("-number").first()
     if (
@@ -166,6 +171,7 @@ def bot_rollback(*, actor: Actor, bot: Bot, version: BotVersion) -> Bot:
     check_bot_permission(actor=actor, bot=bot, action=Action.BOT_PUBLISH)
     if version.bot_id != bot.pk:
         raise NotFound(_("Version not found."))
+    check_graph_references(actor=actor, workspace=bot.workspace, document=version.graph, field="graph")
     bot.live_version = version
     bot.save(update_fields=["live_version", "updated_at"])
     return bot

@@ -25,6 +25,7 @@ from builder.accounts.roles import Action
 from builder.bots.graph_errors import problem_payload
 from builder.bots.models import Bot, BotVersion
 from builder.bots.permissions import check_bot_permission
+from builder.bots.references import BOT, graph_resource_references
 from builder.bots.services import bot_create
 from builder.bots.yaml_safety import UnsafeYaml, dump_yaml, load_untrusted_yaml
 from builder.core.exceptions import PayloadTooLarge, ValidationFailed
@@ -62,17 +63,14 @@ def graph_dependencies(document: dict[str, Any]) -> dict[str, list[Any]]:
             models.add((str(value["provider"]), str(value["name"])))
 
     add_model((document.get("settings") or {}).get("model"))
+    for reference in graph_resource_references(document):
+        (bots if reference.kind == BOT else knowledge).add(reference.target)
     for node in document.get("nodes", []):
         kind, data = _node_type_name(node), node.get("data") or {}
         if kind == "tool":
             tools.add((str(data.get("plugin", "")), str(data.get("tool", ""))))
         if kind == "agent":
             tools.update((str(t.get("plugin", "")), str(t.get("tool", ""))) for t in data.get("tools", []))
-            bots.update(str(b) for b in data.get("bots", []))
-        if kind in {"agent", "knowledge_retrieval"}:
-            knowledge.update(str(k) for k in data.get("knowledge_bases", []))
-        if kind == "sub_bot" and data.get("bot_id"):
-            bots.add(str(data["bot_id"]))
         if kind in MODEL_NODE_TYPES:
             add_model(data.get("model"))
             add_model(data.get("fallback_model"))

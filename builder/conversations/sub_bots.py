@@ -1,6 +1,7 @@
 """The sub_bot node's host side: run another bot of the workspace, at its live version, inside the
 caller's run. Its answer and end outputs become the node's outputs; its streamed text reaches the
-caller's trace as node deltas. Depth is bounded so bots calling each other cannot recurse forever."""
+caller's trace as node deltas. Depth is bounded so bots calling each other cannot recurse forever.
+A draft run may call only the bots its principal may chat with (``run_rights``)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,8 @@ from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_noop
 
-from builder.accounts.roles import Action
 from builder.bots.models import Bot
-from builder.bots.permissions import check_bot_permission
+from builder.conversations.run_rights import RunRights
 from builder.core.exceptions import ApplicationError
 from builder.engine.runtime.contract import NodeContext, RuntimeServices, node_error, phrase
 from builder.engine.runtime.events import MessageDelta, RunEvent, ToolFile
@@ -30,26 +30,28 @@ MAX_DEPTH = 3
 class PublishedBotRunner:
     """Implements the engine's ``SubBotRunner`` for one run."""
 
-    def __init__(self, run: Run, providers: list[ModelProvider], *, depth: int = 0) -> None:
+    def __init__(
+        self, run: Run, providers: list[ModelProvider], *, depth: int = 0, rights: RunRights | None = None
+    ) -> None:
         self.run_ = run
         self.providers = providers
         self.depth = depth
+        self.rights = rights if rights is not None else RunRights.of(run)
 
     def _load(self, bot_id: str) -> dict[str, Any]:
-        """The callee's live graph, if the caller's user may chat with it (same workspace only)."""
+        """The callee's live graph, if the run may call it (same workspace only; see ``run_rights``)."""
         try:
             bot = Bot.objects.select_related("workspace", "live_version").filter(pk=bot_id).first()
         except (ValueError, DjangoValidationError):
             bot = None
         if bot is None or bot.workspace_id != self.run_.bot.workspace_id:
             raise node_error("not_found", gettext_noop("There is no bot %(bot)s in this workspace."), bot=bot_id)
-        actor = self.run_.created_by
-        if actor is not None:
-            try:
-                check_bot_permission(actor=actor, bot=bot, action=Action.BOT_CHAT)
-            except ApplicationError as error:
-                template = gettext_noop("This bot may not call %(bot)s.")
-                raise node_error("permission_denied", template, bot=bot.name) from error
+        try:
+            self.rights.check_bot_call(bot)
+        except ApplicationError as error:
+            # Named by its id, as the graph names it: its name is not the principal's to read.
+            template = gettext_noop("This run may not call the bot %(bot)s.")
+            raise node_error("permission_denied", template, bot=bot_id) from error
         if bot.live_version is None:
             raise node_error("not_published", gettext_noop("%(bot)s has not been published yet."), bot=bot.name)
         return dict(bot.live_version.graph)
@@ -61,9 +63,12 @@ class PublishedBotRunner:
         from builder.conversations.wiring import runner_for, runtime_services
 
         runner = await runner_for(await sync_to_async(self._load)(bot_id))
-        services: RuntimeServices = runtime_services(self.run_, runner, self.providers)
+        # The callee runs its live version: vetted when it was published, like everything it calls.
+        services: RuntimeServices = runtime_services(self.run_, runner, self.providers, rights=RunRights.published())
         services.memory = None
-        services.sub_bots = PublishedBotRunner(self.run_, self.providers, depth=self.depth + 1)
+        services.sub_bots = PublishedBotRunner(
+            self.run_, self.providers, depth=self.depth + 1, rights=RunRights.published()
+        )
         inputs = dict(inputs)
         query = str(inputs.pop("query", "") or ctx.render("{{ sys.query }}"))
 

@@ -30,6 +30,7 @@ from builder.bots.drafts import graph_checksum
 from builder.bots.models import BotVersion
 from builder.conversations.memory import ConversationWindow
 from builder.conversations.models import Run
+from builder.conversations.run_rights import RunRights
 from builder.conversations.sub_bots import PublishedBotRunner
 from builder.core.ssrf import SsrfSafeHttpClient
 from builder.credentials.runtime import WorkspaceCredentials
@@ -94,13 +95,20 @@ def _workspace_chat_models(
 
 
 def runtime_services(
-    run: Run, runner: GraphRunner, providers: list[ModelProvider], *, end_user_memory: bool = False
+    run: Run,
+    runner: GraphRunner,
+    providers: list[ModelProvider],
+    *,
+    end_user_memory: bool = False,
+    rights: RunRights | None = None,
 ) -> RuntimeServices:
     """The services of one run; ``providers`` are the workspace's model providers, loaded with the run.
 
     ``end_user_memory``: ``runner`` runs the run's own bot, whose long-term memory of the end user
-    nodes may recall (never for a sub-bot: what one bot remembers is not another's).
+    nodes may recall (never for a sub-bot: what one bot remembers is not another's). ``rights``:
+    what the graph ``runner`` runs may reach (default: the run's own, ``RunRights.of``).
     """
+    rights = rights if rights is not None else RunRights.of(run)
     bot_model = runner.graph.settings.model
     end_user = end_user_id_of(run.conversation) if end_user_memory else ""
     http = _http_client(tuple(settings.AGENTLOOM_HTTP_ALLOWLIST))
@@ -114,8 +122,8 @@ def runtime_services(
         ),
         code=_code_runner(),
         memory=ConversationWindow(run.conversation_id, run.pk),
-        knowledge=WorkspaceKnowledge(run.bot.workspace_id),
-        sub_bots=PublishedBotRunner(run, providers),
+        knowledge=WorkspaceKnowledge(run.bot.workspace_id, acting_for=rights.principal, vetted=rights.vetted),
+        sub_bots=PublishedBotRunner(run, providers, rights=rights),
         long_term_memory=EndUserMemory.for_bot(run.bot_id, end_user, runner.graph.settings),
         credentials=WorkspaceCredentials(run.bot.workspace_id),
     )

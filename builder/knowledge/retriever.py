@@ -4,6 +4,11 @@ Only ready, enabled documents answer (the allow-list), only knowledge bases of t
 are searched, and each hit names its document so the answer can cite its sources. Knowledge bases
 that share an embedding model are searched together; economical ones (no vectors) by full text
 whatever the node asks, and the groups' rankings are fused by reciprocal rank.
+
+A draft run searches only with its principal's rights (``acting_for``: the API key or person that
+started it, ``builder/conversations/run_rights.py``): without ``KNOWLEDGE_VIEW`` in the workspace (a
+bot-scoped key has none) the node fails with a typed error. A published version was vetted when it
+was published (``vetted``): its runs need only the knowledge base to be in the workspace.
 """
 
 from __future__ import annotations
@@ -14,7 +19,12 @@ from collections import defaultdict
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.utils.translation import gettext_noop
 
+from builder.accounts.permissions import Actor, check_workspace_permission
+from builder.accounts.roles import Action
+from builder.core.exceptions import ApplicationError, PermissionDenied
+from builder.engine.runtime.contract import node_error
 from builder.knowledge.embedders import embedder_for
 from builder.knowledge.embeddings import Embedder
 from builder.knowledge.index import Hit, SearchFilter, reciprocal_rank_fusion
@@ -25,8 +35,10 @@ from builder.knowledge.selectors import searchable_documents
 
 
 class WorkspaceKnowledge:
-    def __init__(self, workspace_id: Any) -> None:
+    def __init__(self, workspace_id: Any, *, acting_for: Actor | None = None, vetted: bool = True) -> None:
         self.workspace_id = workspace_id
+        self.acting_for = acting_for
+        self.vetted = vetted
 
     async def retrieve(
         self, query: str, knowledge_bases: list[str], *, top_k: int, score_threshold: float, mode: str
@@ -36,7 +48,12 @@ class WorkspaceKnowledge:
     def search(
         self, query: str, knowledge_bases: list[str], top_k: int, score_threshold: float | None, mode: str
     ) -> list[dict[str, Any]]:
-        kbs = list(KnowledgeBase.objects.filter(workspace_id=self.workspace_id, pk__in=_uuids(knowledge_bases)))
+        kbs = list(
+            KnowledgeBase.objects.select_related("workspace").filter(
+                workspace_id=self.workspace_id, pk__in=_uuids(knowledge_bases)
+            )
+        )
+        self._check_access(kbs)
         documents = searchable_documents(workspace_id=self.workspace_id, knowledge_base_ids=[str(k.pk) for k in kbs])
         if not documents or not query.strip():
             return []
@@ -66,6 +83,19 @@ class WorkspaceKnowledge:
             Chunk.objects.filter(pk__in=[hit.chunk_id for hit in hits]).exclude(context="").values_list("pk", "context")
         )
         return [_citation(hit, documents, contexts) for hit in hits]
+
+
+    def _check_access(self, kbs: list[KnowledgeBase]) -> None:
+        """A draft run's principal must see the knowledge bases (one workspace: one check)."""
+        if self.vetted or not kbs:
+            return
+        try:
+            if self.acting_for is None:  # whoever started it is gone
+                raise PermissionDenied()
+            check_workspace_permission(actor=self.acting_for, workspace=kbs[0].workspace, action=Action.KNOWLEDGE_VIEW)
+        except ApplicationError as error:
+            template = gettext_noop("This run may not search the knowledge base %(knowledge_base)s.")
+            raise node_error("permission_denied", template, knowledge_base=str(kbs[0].pk)) from error
 
 
 def _by_embedder(kbs: list[KnowledgeBase]) -> dict[Embedder | None, list[KnowledgeBase]]:
