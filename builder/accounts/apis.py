@@ -26,6 +26,7 @@ from builder.accounts.login_throttle import (
     login_username,
 )
 from builder.accounts.models import ApiKey, Invitation, Membership, User, Workspace
+from builder.accounts.permissions import check_not_api_key
 from builder.accounts.roles import API_KEY_ROLES, Role
 from builder.core.api_views import validated
 from builder.core.exceptions import NotAuthenticated
@@ -144,6 +145,7 @@ class LoginApi(APIView):
 class LogoutApi(APIView):
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request) -> Response:
+        selectors.me(actor=request_actor(request))  # a session to end: API keys are refused
         logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -153,6 +155,7 @@ class SignupApi(APIView):
 
     @extend_schema(request=SignupIn, responses={201: UserOut})
     def post(self, request: Request) -> Response:
+        check_not_api_key(request_actor(request))
         data = validated(SignupIn, request.data)
         user = services.user_signup(**data)
         login(request._request, user, backend="django.contrib.auth.backends.ModelBackend")

@@ -22,6 +22,20 @@ def actor_user(actor: Actor) -> User:
     return actor.created_by if isinstance(actor, ApiKey) else actor
 
 
+def check_not_api_key(actor: object) -> None:
+    """Self-service account endpoints (me, logout, sign-up, accepting an invitation, creating a
+    workspace) are for signed-in people: a key must not act as, or for, the person who made it."""
+    if isinstance(actor, ApiKey):
+        raise PermissionDenied(_("API keys cannot use account endpoints; sign in as a person."))
+
+
+def signed_in_person(actor: Actor) -> User:
+    """The person an account endpoint serves (403 for an API key, see ``check_not_api_key``)."""
+    check_not_api_key(actor)
+    assert isinstance(actor, User)
+    return actor
+
+
 def member_role(*, user: User, workspace: Workspace) -> str | None:
     if not user.is_active:
         return None

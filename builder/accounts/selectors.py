@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from builder.accounts.models import ApiKey, Invitation, Membership, User, Workspace
-from builder.accounts.permissions import Actor, actor_user, check_workspace_permission
+from builder.accounts.permissions import Actor, check_workspace_permission, signed_in_person
 from builder.accounts.roles import Action
 from builder.core.exceptions import NotFound
 
@@ -27,13 +27,19 @@ def workspace_get(*, actor: Actor, workspace_id: Any, action: Action = Action.WO
     return workspace
 
 
+def _members_read_action(actor: Actor) -> Action:
+    """Members see each other; an API key reads the members (their emails) only with the right to
+    manage them (and never when it is limited to one bot: ``check_workspace_permission``)."""
+    return Action.MEMBERS_MANAGE if isinstance(actor, ApiKey) else Action.WORKSPACE_VIEW
+
+
 def membership_list(*, actor: Actor, workspace: Workspace) -> QuerySet[Membership]:
-    check_workspace_permission(actor=actor, workspace=workspace, action=Action.WORKSPACE_VIEW)
+    check_workspace_permission(actor=actor, workspace=workspace, action=_members_read_action(actor))
     return Membership.objects.filter(workspace=workspace).select_related("user")
 
 
 def member_get(*, actor: Actor, workspace: Workspace, user_id: Any) -> User:
-    check_workspace_permission(actor=actor, workspace=workspace, action=Action.WORKSPACE_VIEW)
+    check_workspace_permission(actor=actor, workspace=workspace, action=_members_read_action(actor))
     membership = Membership.objects.filter(workspace=workspace, user_id=user_id).select_related("user").first()
     if membership is None:
         raise NotFound(_("Member not found."))
@@ -65,4 +71,5 @@ def api_key_get(*, actor: Actor, workspace: Workspace, key_id: Any) -> ApiKey:
 
 
 def me(*, actor: Actor) -> User:
-    return actor_user(actor)
+    """The signed-in person (an API key is refused: it must not read or change its creator)."""
+    return signed_in_person(actor)
