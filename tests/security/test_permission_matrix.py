@@ -24,11 +24,9 @@ from rest_framework.test import APIClient
 
 from builder.conversations.models import Run
 from builder.memory.models import EndUser, Fact
-from tests.security.actors import ACTORS, BOT_KEYS, BY_NAME, Actor
+from tests.security.actors import ACTORS, BY_NAME, Actor
 from tests.security.policies import (
     ADMINS,
-    BOT_ROLE,
-    CONVERSATION_OWNER,
     EDITORS,
     OWNERS,
     VIEWERS,
@@ -276,70 +274,7 @@ def _defects(reason: str, labels: Iterable[str], actors: Iterable[str]) -> dict[
     return {f"{label} as {actor}": reason for label in labels for actor in actors}
 
 
-LIVE_KEYS = ("key_admin", "key_editor", "key_viewer", *BOT_KEYS)
-KEYS_WITHOUT_END_USER = ("key_admin", "key_editor", "key_viewer", "key_bot_a")
-CHATTERS_OF_A = tuple(name for name, role in BOT_ROLE["A"].items() if role is not None)
-
-
-def _conversation_labels(conversation: str) -> list[str]:
-    return [
-        f"GET conversations/{{conversation_{conversation}}}/messages",
-        f"GET runs/{{run_{conversation}}}",
-        f"POST runs/{{run_{conversation}}}/cancel",
-        f"POST runs/{{run_{conversation}}}/answer",
-        f"POST bots/{{bot_A}}/chat#{conversation}",
-        f"WS ws/conversations/{{conversation_{conversation}}}/",
-    ]
-
-
-KNOWN_DEFECTS: dict[str, str] = {
-    **_defects(
-        "issue 11.6: an API key uses its creator's self-service account endpoints",
-        ["POST auth/signup", "POST auth/logout", "GET auth/me", "PATCH auth/me", "POST invitations/accept"],
-        LIVE_KEYS,
-    ),
-    **_defects(
-        "issue 11.6: a key without MEMBERS_MANAGE, or scoped to a bot, lists the members (and their emails)",
-        ["GET workspaces/{w1}/members/"],
-        ("key_editor", "key_viewer", *BOT_KEYS),
-    ),
-    **_defects(
-        "issue 11.2: a signed-in person's ?user= reaches that end user's memory",
-        [
-            "GET bots/{bot_A}/memory/facts/",
-            "GET bots/{bot_A}/memory/variables",
-            "DELETE bots/{bot_A}/memory",
-            "DELETE bots/{bot_A}/memory/facts/{fact_owner}",
-            "DELETE bots/{bot_A}/memory/facts/{fact_u1}",
-        ],
-        ["viewer_naming_owner"],
-    ),
-    **_defects(
-        "issue 11.2: an API key that names no end user reaches its creator's memory",
-        [
-            "GET bots/{bot_A}/memory/facts/",
-            "GET bots/{bot_A}/memory/variables",
-            "DELETE bots/{bot_A}/memory",
-            "DELETE bots/{bot_A}/memory/facts/{fact_owner}",
-        ],
-        KEYS_WITHOUT_END_USER,
-    ),
-    **_defects(
-        "issue 11.1: a signed-in person chats as an end user they name",
-        ["POST bots/{bot_A}/chat", "POST bots/{bot_P}/chat"],
-        ["viewer_naming_owner"],
-    ),
-    **{
-        cell: reason
-        for conversation, owner in CONVERSATION_OWNER.items()
-        for cell, reason in _defects(
-            "issue 11.1: conversations have no owner: whoever may chat with the bot reads, posts into, answers, "
-            "cancels and listens to them",
-            _conversation_labels(conversation),
-            [actor for actor in CHATTERS_OF_A if actor != owner],
-        ).items()
-    },
-}
+KNOWN_DEFECTS: dict[str, str] = {}
 
 
 # --- the world -----------------------------------------------------------------------------------------
