@@ -76,7 +76,9 @@ async def main(tokens: int, calls: int, base_url: str) -> None:
         async def on_llm_new_token(self, token: str, **kwargs: Any) -> None:  # type: ignore[override]
             pass
 
-    settings = ProviderSettings(kind=ProviderKind.OPENAI_COMPATIBLE, base_url=base_url, api_key="sk-bench")
+    settings = ProviderSettings(
+        kind=ProviderKind.OPENAI_COMPATIBLE, base_url=base_url, api_key="sk-bench", allow=("127.0.0.1",)
+    )
     model = build_chat_model(settings, "gpt-4o-mini")
 
     async def langchain() -> None:

@@ -93,6 +93,20 @@ def _static_root() -> None:
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fakes_on_loopback_are_allowed() -> Iterator[None]:
+    """The fake model servers and APIs listen on 127.0.0.1, which the embedded default allows and
+    production does not: the production pass allows it here, as it does for the Celery worker it
+    starts. Tests of the policy set the allow-list they need."""
+    if settings.EMBEDDED:
+        yield
+        return
+    from django.test import override_settings
+
+    with override_settings(AGENTLOOM_HTTP_ALLOWLIST=["127.0.0.1"]):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _no_login_lockouts_from_other_tests() -> None:
     """Failed sign-ins are counted in the cache, which outlives a test (and, on Redis, the run)."""

@@ -291,8 +291,10 @@ SPECTACULAR_SETTINGS = {
 BOT_IMPORT_MAX_BYTES = int(os.environ.get("AGENTLOOM_BOT_IMPORT_MAX_BYTES", 2 * 1024 * 1024))
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(BOT_IMPORT_MAX_BYTES + 64 * 1024, 2_621_440)
 INVITATION_TTL_DAYS = 7
-# Outbound HTTP from nodes goes through the SSRF-safe client; these hosts/CIDRs may be private.
-AGENTLOOM_HTTP_ALLOWLIST = env_list("AGENTLOOM_HTTP_ALLOWLIST", "")
+# Outbound HTTP from nodes and to model providers goes through the SSRF policy (builder/core/ssrf.py);
+# these hosts/CIDRs may be private. The embedded default allows loopback, for a local Ollama or vLLM
+# on one's own machine; production allows nothing private unless told.
+AGENTLOOM_HTTP_ALLOWLIST = env_list("AGENTLOOM_HTTP_ALLOWLIST", "127.0.0.0/8,::1,localhost" if EMBEDDED else "")
 # MCP servers over stdio (plugins/mcp): a workspace admin's command runs as a subprocess of the
 # server/worker, i.e. code execution on it. On by default only in the embedded default (one person's
 # own machine); off in production, where workspace admins must not get a shell on the workers.

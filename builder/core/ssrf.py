@@ -203,29 +203,30 @@ class SsrfSafeHttpClient:
 
     async def vet(self, url: httpx.URL) -> IPAddress:
         """The address to connect to for ``url``, or ``NodeError`` ssrf_blocked / invalid_url / http_error."""
-        if url.scheme not in DEFAULT_PORTS:
-            if not url.scheme:
-                raise node_error("ssrf_blocked", gettext_noop("Only http and https URLs may be requested."))
-            template = gettext_noop("Only http and https URLs may be requested, not %(scheme)s.")
-            raise node_error("ssrf_blocked", template, scheme=url.scheme)
-        host = url.host
-        if not host:
-            raise node_error("invalid_url", gettext_noop("The URL has no host."))
-        try:
-            literal: IPAddress | None = ipaddress.ip_address(host)
-        except ValueError:
-            literal = None
+        host, literal = _target(url)
         if literal is not None:
-            candidates = [literal]
-        else:
-            try:
-                resolved = await self.resolver(host, url.port or DEFAULT_PORTS[url.scheme])
-            except (OSError, UnicodeError) as error:
-                template = gettext_noop("Could not resolve %(host)s: %(error)s")
-                raise node_error("http_error", template, retryable=True, host=host, error=str(error)) from error
-            candidates = [ipaddress.ip_address(address.split("%", 1)[0]) for address in resolved]
-            if not candidates:
-                raise node_error("http_error", gettext_noop("Could not resolve %(host)s."), retryable=True, host=host)
+            return self._choose(host, literal, [literal])
+        try:
+            resolved = await self.resolver(host, url.port or DEFAULT_PORTS[url.scheme])
+        except (OSError, UnicodeError) as error:
+            raise _unresolved(host, error) from error
+        return self._choose(host, None, resolved)
+
+    def vet_sync(self, url: httpx.URL) -> IPAddress:
+        """``vet`` for synchronous callers (an SDK's blocking client), asking the system resolver."""
+        host, literal = _target(url)
+        if literal is not None:
+            return self._choose(host, literal, [literal])
+        try:
+            infos = socket.getaddrinfo(host, url.port or DEFAULT_PORTS[url.scheme], type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as error:
+            raise _unresolved(host, error) from error
+        return self._choose(host, None, [str(info[4][0]) for info in infos])
+
+    def _choose(self, host: str, literal: IPAddress | None, resolved: list[Any]) -> IPAddress:
+        candidates = [ipaddress.ip_address(str(address).split("%", 1)[0]) for address in resolved]
+        if not candidates:
+            raise node_error("http_error", gettext_noop("Could not resolve %(host)s."), retryable=True, host=host)
         if literal is None and self.allow.allows_host(host):
             return candidates[0]
         for address in candidates:
@@ -346,6 +347,27 @@ class SsrfSafeHttpClient:
         return node_error(
             "response_too_large", gettext_noop("The response is larger than %(limit)s bytes."), limit=limit
         )
+
+
+def _target(url: httpx.URL) -> tuple[str, IPAddress | None]:
+    """The host ``url`` names (and the address, when it is written as one); only http and https."""
+    if url.scheme not in DEFAULT_PORTS:
+        if not url.scheme:
+            raise node_error("ssrf_blocked", gettext_noop("Only http and https URLs may be requested."))
+        template = gettext_noop("Only http and https URLs may be requested, not %(scheme)s.")
+        raise node_error("ssrf_blocked", template, scheme=url.scheme)
+    host = url.host
+    if not host:
+        raise node_error("invalid_url", gettext_noop("The URL has no host."))
+    try:
+        return host, ipaddress.ip_address(host)
+    except ValueError:
+        return host, None
+
+
+def _unresolved(host: str, error: BaseException) -> NodeError:
+    template = gettext_noop("Could not resolve %(host)s: %(error)s")
+    return node_error("http_error", template, retryable=True, host=host, error=str(error))
 
 
 def _decoded(content: bytes, response: httpx.Response) -> str:

@@ -44,4 +44,5 @@ def embedder_from_settings(spec: dict[str, Any], *, workspace_id: Any) -> Embedd
         api_key=settings.api_key,
         model=model,
         dimension=spec.get("dimension"),
+        allow=settings.allow,
     )

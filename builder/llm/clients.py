@@ -21,7 +21,7 @@ from pydantic import SecretStr
 
 from builder.engine.nodes.model_calls import ModelTraits, StructuredMethod, provider_message
 from builder.engine.values import ModelChoice
-from builder.llm.http_clients import loop_http_client
+from builder.llm.http_clients import blocking_http_client, loop_http_client, ollama_client_kwargs
 from builder.llm.plugin_providers import plugin_chat_model
 from builder.llm.providers import DEFAULT_BASE_URLS, JSON_SCHEMA_BY_DEFAULT, ModelInfo, ProviderKind
 from builder.sdk.providers import ModelProviderSpec
@@ -42,6 +42,9 @@ class ProviderSettings:
     base_url: str = ""
     api_key: str = field(default="", repr=False)
     timeout_s: float = 60.0
+    # Private hosts and networks the base URL may reach (AGENTLOOM_HTTP_ALLOWLIST); others are refused
+    # on every request (builder/llm/http_clients.py).
+    allow: tuple[str, ...] = ()
     # A plugin's kind: the spec that builds its models (``plugin_providers``); None for built-in kinds.
     plugin: ModelProviderSpec | None = field(default=None, repr=False)
 
@@ -99,7 +102,8 @@ def build_chat_model(
             request_timeout=settings.timeout_s,
             # Compatible servers speak Chat Completions only; so does our accounting.
             use_responses_api=False,
-            http_async_client=loop_http_client("openai"),
+            http_client=blocking_http_client("openai", settings.allow),
+            http_async_client=loop_http_client("openai", settings.allow),
             metadata=metadata,
             **params,
             **extra,
@@ -120,6 +124,7 @@ def build_chat_model(
             top_p=params.get("top_p"),
             stop_sequences=params.get("stop"),
             metadata=metadata,
+            ssrf_allow=settings.allow,
         )
     if settings.kind == ProviderKind.OLLAMA:
         from langchain_ollama import ChatOllama
@@ -131,8 +136,8 @@ def build_chat_model(
             top_p=params.get("top_p"),
             num_predict=params.get("max_tokens"),
             stop=params.get("stop"),
-            client_kwargs={"timeout": settings.timeout_s},
             metadata=metadata,
+            **ollama_client_kwargs(settings.allow, settings.timeout_s),
         )
     raise ValueError(f"unknown provider kind {settings.kind!r}")
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
@@ -18,10 +20,13 @@ from builder.accounts.permissions import Actor, actor_user, check_workspace_perm
 from builder.accounts.roles import Action
 from builder.core.crypto import decrypt_secret, encrypt_secret, mask_secret
 from builder.core.exceptions import ValidationFailed
+from builder.core.messages import translated_message
+from builder.core.ssrf import SsrfSafeHttpClient
+from builder.engine.runtime.contract import NodeError
 from builder.llm.clients import ConnectionCheck, ProviderSettings, check_connection
 from builder.llm.models import ModelProvider
 from builder.llm.plugin_providers import ProviderUnavailable, kind_info, provider_kinds, usable_plugin_kind
-from builder.llm.providers import JSON_SCHEMA_BY_DEFAULT, PRESETS, ModelInfo, ProviderKind
+from builder.llm.providers import DEFAULT_BASE_URLS, JSON_SCHEMA_BY_DEFAULT, PRESETS, ModelInfo, ProviderKind
 from builder.llm.selectors import workspace_enabled_plugins
 from builder.sdk.providers import ModelProviderSpec
 
@@ -63,8 +68,34 @@ def provider_settings(provider: ModelProvider) -> ProviderSettings:
         base_url=provider.base_url,
         api_key=decrypt_secret(provider.api_key_encrypted),
         timeout_s=float(provider.timeout_s),
+        allow=_allow_list(),
         plugin=plugin,
     )
+
+
+def _allow_list() -> tuple[str, ...]:
+    return tuple(django_settings.AGENTLOOM_HTTP_ALLOWLIST)
+
+
+def _base_url_refusal(kind: str, base_url: str) -> str | None:
+    """Why the SSRF policy refuses the address ``base_url`` (or the kind's default) resolves to now.
+
+    The same policy as bots' HTTP: private, loopback and link-local addresses only through the
+    allow-list. Checked again on every call (builder/llm/http_clients.py): DNS can change. A name
+    that does not resolve today is no reason to refuse.
+    """
+    target = base_url or DEFAULT_BASE_URLS.get(kind, "")
+    if not target:
+        return None
+    try:
+        SsrfSafeHttpClient(allow=_allow_list()).vet_sync(httpx.URL(target))
+    except NodeError as error:
+        if error.code == "http_error":
+            return None
+        return translated_message(error.message, error.details.get("template"), error.details.get("params"))
+    except (httpx.InvalidURL, ValueError):
+        return None  # the URL validator says what is wrong with it
+    return None
 
 
 def _unknown_kind() -> str:
@@ -133,6 +164,8 @@ def _clean(fields: dict[str, Any], *, workspace: Workspace, instance: ModelProvi
             errors["base_url"] = [_("Enter an http or https URL.")]
     elif kind == ProviderKind.OPENAI_COMPATIBLE:
         errors["base_url"] = [_("An OpenAI-compatible provider needs the URL of its API.")]
+    if "base_url" not in errors and (refusal := _base_url_refusal(kind, base_url)):
+        errors["base_url"] = [refusal]
 
     has_key = bool(fields.get("api_key_encrypted"))
     key_required = (info is not None and info.key_required) or (preset is not None and preset.key_required)
@@ -297,6 +330,8 @@ def model_provider_check_draft(
             raise ValidationFailed(fields={"base_url": [_("Enter an http or https URL.")]}) from exc
     elif kind == ProviderKind.OPENAI_COMPATIBLE:
         raise ValidationFailed(fields={"base_url": [_("An OpenAI-compatible provider needs the URL of its API.")]})
+    if refusal := _base_url_refusal(kind, base_url):
+        raise ValidationFailed(fields={"base_url": [refusal]})
     plugin: ModelProviderSpec | None = None
     if kind not in ProviderKind.values:
         enabled = workspace_enabled_plugins(workspace_id=workspace.pk)
@@ -305,6 +340,11 @@ def model_provider_check_draft(
         except ProviderUnavailable as error:
             return _unavailable(error, model)
     settings = ProviderSettings(
-        kind=kind, base_url=base_url, api_key=api_key.strip(), timeout_s=float(timeout_s), plugin=plugin
+        kind=kind,
+        base_url=base_url,
+        api_key=api_key.strip(),
+        timeout_s=float(timeout_s),
+        allow=_allow_list(),
+        plugin=plugin,
     )
     return check_connection(settings, model)

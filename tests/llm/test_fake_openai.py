@@ -14,7 +14,9 @@ from tests.support.fake_openai import FakeOpenAI, Reply
 
 
 def chat(server: FakeOpenAI, timeout_s: float = 30.0) -> BaseChatModel:
-    settings = ProviderSettings(kind="openai_compatible", base_url=server.base_url, timeout_s=timeout_s)
+    settings = ProviderSettings(
+        kind="openai_compatible", base_url=server.base_url, timeout_s=timeout_s, allow=("127.0.0.1",)
+    )
     return build_chat_model(settings, "gpt-4o-mini")
 
 
@@ -62,6 +64,6 @@ def test_models_endpoint_and_scripts_by_model(fake_openai: FakeOpenAI) -> None:
 
     assert chat(fake_openai).invoke("x").text == "shared"
     assert fake_openai.pending() == 1
-    settings = ProviderSettings(kind="openai_compatible", base_url=fake_openai.base_url)
+    settings = ProviderSettings(kind="openai_compatible", base_url=fake_openai.base_url, allow=("127.0.0.1",))
     assert build_chat_model(settings, "b").invoke("x").text == "for b"
     assert fake_openai.pending() == 0

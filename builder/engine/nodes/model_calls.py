@@ -97,8 +97,27 @@ class ModelTraits:
 # --- mapping provider failures ----------------------------------------------------------------------
 
 
+_POLICY_CODES = frozenset({"ssrf_blocked", "invalid_url"})
+
+
+def policy_refusal(exc: BaseException) -> NodeError | None:
+    """Our own refusal inside an SDK's error: the SSRF-safe transport's ``ssrf_blocked``, which the
+    SDKs wrap as a connection error (its cause, or the error being handled)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, NodeError) and current.code in _POLICY_CODES:
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def provider_message(exc: BaseException) -> str:
     """The provider's own words about a failure (OpenAI-style ``{"error": {"message"}}`` bodies first)."""
+    refusal = policy_refusal(exc)
+    if refusal is not None:
+        return refusal.message
     body = getattr(exc, "body", None)
     if isinstance(body, Mapping):
         error = body.get("error", body)
@@ -129,6 +148,9 @@ def model_failure(exc: BaseException, *, label: str, streamed: bool) -> NodeErro
     """
     if isinstance(exc, NodeError):
         return exc
+    refusal = policy_refusal(exc)
+    if refusal is not None:
+        return refusal
     detail = provider_message(exc)
     status = getattr(exc, "status_code", None)
     details: dict[str, Any] = {"model": label, "provider_message": detail, "error_type": type(exc).__name__}

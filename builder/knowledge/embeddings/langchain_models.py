@@ -19,6 +19,7 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 from pydantic import SecretStr
 
+from builder.core.ssrf_transport import http_library, ssrf_safe_transport
 from builder.knowledge.embeddings.base import (
     DEFAULT_BATCH_SIZE,
     EmbeddingAuthError,
@@ -92,8 +93,13 @@ class LangChainEmbedder:
         batch_size: int = DEFAULT_BATCH_SIZE,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         english_only: bool = False,
+        allow: Sequence[str] = (),
     ) -> LangChainEmbedder:
-        """An embedder for ``model`` at a provider (``kind``: openai, openai_compatible, ollama)."""
+        """An embedder for ``model`` at a provider (``kind``: openai, openai_compatible, ollama).
+
+        Its requests go through the SSRF policy (``builder.core.ssrf_transport``): private, loopback
+        and link-local addresses only when ``allow`` (the server's allow-list) names them.
+        """
         if not model:
             raise ValueError("an embedding model name is required")
         base_url = base_url or DEFAULT_BASE_URLS.get(kind, "")
@@ -103,8 +109,12 @@ class LangChainEmbedder:
 
             if kind == OPENAI_COMPATIBLE and not base_url:
                 raise ValueError("an OpenAI-compatible provider needs a base URL")
+            import openai
+
+            transport = ssrf_safe_transport(http_library(openai.DefaultHttpxClient), allow=allow)
             embeddings = OpenAIEmbeddings(
                 model=model,
+                http_client=openai.DefaultHttpxClient(transport=transport, trust_env=False),
                 openai_api_base=base_url or None,
                 openai_api_key=SecretStr(api_key or NO_KEY),
                 # tiktoken's splitting (and its encoding download) only fits OpenAI's own models.
@@ -114,9 +124,15 @@ class LangChainEmbedder:
                 chunk_size=batch_size,
             )
         elif kind == OLLAMA:
+            import httpx  # ollama's clients are httpx ones
             from langchain_ollama import OllamaEmbeddings
 
-            embeddings = OllamaEmbeddings(model=model, base_url=base_url, client_kwargs={"timeout": timeout_s})
+            embeddings = OllamaEmbeddings(
+                model=model,
+                base_url=base_url,
+                client_kwargs={"timeout": timeout_s, "trust_env": False},
+                sync_client_kwargs={"transport": ssrf_safe_transport(httpx, allow=allow)},
+            )
         else:
             raise ValueError(f"unknown embedding provider kind {kind!r}")
         from builder.knowledge.index.fusion import english_only_coverage

@@ -36,7 +36,11 @@ class ServerModels:
         prices: Mapping[str, tuple[float, float]] | None = None,
     ) -> None:
         self.settings = ProviderSettings(
-            kind="openai_compatible", base_url=server.base_url, api_key="sk-test", timeout_s=timeout_s
+            kind="openai_compatible",
+            base_url=server.base_url,
+            api_key="sk-test",
+            timeout_s=timeout_s,
+            allow=("127.0.0.1",),  # the fake server's address, private like a local vLLM
         )
         self.default = default
         self.traits = dict(traits or {})

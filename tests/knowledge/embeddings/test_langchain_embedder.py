@@ -20,6 +20,7 @@ from tests.support.fake_openai import Error, FakeOpenAI, Hang
 
 def embedder(server: FakeOpenAI, **kwargs: object) -> LangChainEmbedder:
     options: dict = {"batch_size": 3, **kwargs}
+    options.setdefault("allow", ("127.0.0.1",))  # the fake server's address, private like a local vLLM
     return LangChainEmbedder.from_settings("openai_compatible", server.base_url, "sk-test", "embed-small", **options)
 
 
@@ -91,7 +92,7 @@ def test_an_unknown_model_or_wrong_url_is_not_found(fake_openai: FakeOpenAI) -> 
     assert "does not exist" in check.message
 
     wrong_url = LangChainEmbedder.from_settings(
-        "openai_compatible", fake_openai.base_url.removesuffix("/v1"), "", "embed-small"
+        "openai_compatible", fake_openai.base_url.removesuffix("/v1"), "", "embed-small", allow=("127.0.0.1",)
     )
     assert isinstance(wrong_url.check_connection().error, EmbeddingModelNotFound)
 
@@ -99,7 +100,7 @@ def test_an_unknown_model_or_wrong_url_is_not_found(fake_openai: FakeOpenAI) -> 
 def test_a_silent_server_is_a_timeout(fake_openai: FakeOpenAI) -> None:
     fake_openai.script([Hang()])
     model = LangChainEmbedder.from_settings(
-        "openai_compatible", fake_openai.base_url, "sk-test", "embed-small", timeout_s=0.5
+        "openai_compatible", fake_openai.base_url, "sk-test", "embed-small", timeout_s=0.5, allow=("127.0.0.1",)
     )
 
     check = model.check_connection()

@@ -93,7 +93,9 @@ async def test_rules_when_there_is_no_model() -> None:
 
 
 def model_of(server: FakeOpenAI) -> BaseChatModel:
-    settings = ProviderSettings(kind="openai_compatible", base_url=server.base_url, api_key="sk-test", timeout_s=5.0)
+    settings = ProviderSettings(
+        kind="openai_compatible", base_url=server.base_url, api_key="sk-test", timeout_s=5.0, allow=("127.0.0.1",)
+    )
     return build_chat_model(settings, "gpt-4o-mini")
 
 
