@@ -9,6 +9,7 @@ path: REST messages, runs (get, cancel, answer), the SSE chat continuing it, and
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +70,17 @@ def _bot_key(team: Team) -> tuple[ApiKey, APIClient, str]:
     return ApiKey.objects.get(prefix=split_api_key(raw)), client, raw
 
 
+def _settled(run: Run) -> Run:
+    """The run once it stopped running (inline on the embedded default, on the worker in production)."""
+    deadline = time.monotonic() + 60
+    run.refresh_from_db()
+    while run.status in Run.ACTIVE:
+        assert time.monotonic() < deadline, f"run {run.pk} stayed {run.status}"
+        time.sleep(0.05)
+        run.refresh_from_db()
+    return run
+
+
 def _chat(client: Any, bot: Bot, body: dict[str, Any]) -> Any:
     return client.post(f"/api/v1/bots/{bot.pk}/chat", {"stream": False, **body}, content_type="application/json")
 
@@ -76,11 +88,13 @@ def _chat(client: Any, bot: Bot, body: dict[str, Any]) -> Any:
 # --- signed-in people ---------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("run_executor")
 def test_other_members_cannot_read_a_conversation_or_its_runs() -> None:
     team = _team()
     owner = client_for(team.owner)
     conversation_id = _opened_by(owner, team.bot)
     run = message_send(actor=team.owner, conversation=Conversation.objects.get(pk=conversation_id), text="my secret")
+    _settled(run)
 
     listed = owner.get(f"/api/v1/conversations/{conversation_id}/messages")
     assert listed.status_code == 200 and listed.json()["results"][0]["content"] == "my secret"
@@ -93,11 +107,11 @@ def test_other_members_cannot_read_a_conversation_or_its_runs() -> None:
         _assert_hidden(client.post(f"/api/v1/runs/{run.pk}/cancel"))
 
 
+@pytest.mark.usefixtures("run_executor")
 def test_only_the_owner_answers_the_question_a_paused_run_asks() -> None:
     team = _team(question_bot())
     conversation = conversation_create(actor=team.owner, bot=team.bot)
-    run = message_send(actor=team.owner, conversation=conversation, text="hi")
-    run.refresh_from_db()
+    run = _settled(message_send(actor=team.owner, conversation=conversation, text="hi"))
     assert run.status == Run.Status.PAUSED
 
     _assert_hidden(client_for(team.viewer).post(f"/api/v1/runs/{run.pk}/answer", {"answer": "Eve"}, format="json"))
@@ -161,11 +175,12 @@ def test_a_signed_in_person_chats_as_themselves_not_as_an_end_user_they_name() -
 # --- API keys and their end users ---------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("run_executor")
 def test_a_key_reads_only_the_conversations_of_the_end_user_it_names() -> None:
     team = _team()
     api_key, key, _raw = _bot_key(team)
     conversation = conversation_create(actor=api_key, bot=team.bot, source="api", end_user_id="u1")
-    run = message_send(actor=api_key, conversation=conversation, text="u1's secret", end_user="u1")
+    run = _settled(message_send(actor=api_key, conversation=conversation, text="u1's secret", end_user="u1"))
     url = f"/api/v1/conversations/{conversation.pk}/messages"
 
     assert key.get(f"{url}?user=u1").json()["results"][0]["content"] == "u1's secret"
