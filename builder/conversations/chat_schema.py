@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from builder.conversations.apis import MessageFileOut
 from builder.conversations.services import MAX_MESSAGE_CHARS
+from builder.memory.models import END_USER_NAME_MAX
 
 STREAM_EXAMPLE = (
     'event: conversation\ndata: {"type": "conversation", "conversation_id": "…", "run_id": "…"}\n\n'
@@ -48,8 +49,9 @@ class ChatIn(serializers.Serializer[Any]):
     user = serializers.CharField(
         required=False,
         allow_blank=True,
-        help_text="Your end user's id, for an API key serving many people (memory, user variables); "
-        "the first 200 characters are kept.",
+        max_length=END_USER_NAME_MAX,
+        help_text="API keys: your end user's id (memory, user variables; each key's end users are its own). "
+        "Continuing a conversation takes the user who opened it. Signed-in people chat as themselves: 400.",
     )
 
 
