@@ -18,6 +18,7 @@ from builder.conversations.models import Conversation, Message, Run, RunStep
 from builder.conversations.ownership import chat_end_user
 from builder.core.api_views import validated
 from builder.core.messages import translated_error
+from builder.memory.models import END_USER_NAME_MAX
 
 
 class ConversationOut(serializers.ModelSerializer[Conversation]):
@@ -99,6 +100,13 @@ class RunOut(serializers.ModelSerializer[Run]):
 
 class ConversationIn(serializers.Serializer[Any]):
     use_draft = serializers.BooleanField(default=False, help_text="Chat with the draft (the builder's debug panel).")
+    user = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=END_USER_NAME_MAX,
+        help_text="API keys: the end user the conversation is for (then `?user=` on its other paths). "
+        "Signed-in people chat as themselves: 400.",
+    )
 
 
 class AnswerIn(serializers.Serializer[Any]):
@@ -124,7 +132,9 @@ class ConversationCreateApi(APIView):
         actor = request_actor(request)
         data = validated(ConversationIn, request.data)
         bot = bot_selectors.bot_get(actor=actor, bot_id=bot_id)
-        conversation = services.conversation_create(actor=actor, bot=bot, use_draft=data["use_draft"])
+        conversation = services.conversation_create(
+            actor=actor, bot=bot, use_draft=data["use_draft"], end_user_id=data.get("user", "")
+        )
         return Response(ConversationOut(conversation).data, status=status.HTTP_201_CREATED)
 
 

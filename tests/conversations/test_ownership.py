@@ -199,6 +199,18 @@ def test_a_key_reads_only_the_conversations_of_the_end_user_it_names() -> None:
     _assert_hidden(key.get(f"/api/v1/conversations/{mine.pk}/messages?user={team.owner.pk}"))
 
 
+def test_a_key_opens_a_conversation_for_the_end_user_it_names() -> None:
+    team = _team()
+    _api_key, key, _raw = _bot_key(team)
+    opened = key.post(f"/api/v1/bots/{team.bot.pk}/conversations", {"user": "u1"}, format="json")
+    assert opened.status_code == 201, opened.content
+    url = f"/api/v1/conversations/{opened.json()['id']}/messages"
+    assert key.get(f"{url}?user=u1").status_code == 200
+    _assert_hidden(key.get(url))
+    refused = client_for(team.viewer).post(f"/api/v1/bots/{team.bot.pk}/conversations", {"user": "u1"}, format="json")
+    assert refused.status_code == 400 and list(error_of(refused)["fields"]) == ["user"]
+
+
 def test_a_key_continues_a_chat_only_for_the_end_user_who_opened_it() -> None:
     team = _team()
     api_key, _client, raw = _bot_key(team)
