@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
@@ -18,3 +19,9 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             "bearerFormat": "al_<prefix>_<secret>",
             "description": "A workspace or bot API key, created under /api/v1/workspaces/{id}/api-keys/.",
         }
+
+
+class CsrfSessionAuthenticationScheme(SessionScheme):
+    """The builder's session authentication (CSRF held for anonymous requests too) is a session cookie."""
+
+    target_class = "builder.accounts.csrf.SessionAuthentication"

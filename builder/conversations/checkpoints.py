@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
-from builder.core.private_files import private_sqlite_file
+from builder.core.private_files import private_directory, private_sqlite_file
 
 _savers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
 _lock: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
@@ -37,6 +37,7 @@ async def _open_saver() -> Any:
         from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
         path = Path(settings.VAR_DIR) / "checkpoints.sqlite3"
+        private_directory(path.parent)
         private_sqlite_file(path)  # paused runs' state: created 0600, its WAL and SHM too
         sqlite_saver = AsyncSqliteSaver(await aiosqlite.connect(str(path)))
         await sqlite_saver.setup()

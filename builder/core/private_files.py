@@ -31,9 +31,11 @@ def private_sqlite_file(path: str | os.PathLike[str]) -> None:
 
     An empty file is an empty database to SQLite, and SQLite gives the -wal, -shm and -journal files
     it creates later the database file's mode: creating the file first is enough for all of them.
+    Its folder is the caller's to create (``private_directory``), as SQLite would not create it either.
     """
     database = Path(path)
-    database.parent.mkdir(mode=PRIVATE_DIRECTORY_MODE, parents=True, exist_ok=True)
+    if not database.parent.is_dir():
+        return  # SQLite itself reports the missing folder ("unable to open database file")
     os.close(os.open(database, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE))
     for file in (database, *(database.with_name(database.name + suffix) for suffix in _SQLITE_COMPANIONS)):
         _tighten(file, PRIVATE_FILE_MODE)

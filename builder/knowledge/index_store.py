@@ -6,7 +6,7 @@ import threading
 
 from django.conf import settings
 
-from builder.core.private_files import private_sqlite_file
+from builder.core.private_files import private_directory, private_sqlite_file
 from builder.knowledge.index import Analyzer, KnowledgeIndex, PgKnowledgeIndex, SqliteKnowledgeIndex
 
 _lock = threading.Lock()
@@ -22,6 +22,7 @@ def knowledge_index() -> KnowledgeIndex:
             if url.startswith(("postgres://", "postgresql://")):
                 _index = PgKnowledgeIndex(url, analyzer=analyzer)
             else:
+                private_directory(settings.KNOWLEDGE_INDEX_PATH.parent)
                 private_sqlite_file(settings.KNOWLEDGE_INDEX_PATH)  # documents' text: created 0600
                 _index = SqliteKnowledgeIndex(settings.KNOWLEDGE_INDEX_PATH, analyzer=analyzer)
         return _index
