@@ -147,27 +147,43 @@ async def runner_for(
     if fingerprint is None:
         fingerprint = await loop.run_in_executor(_compiler, graph_checksum, document)
     key = (fingerprint, id(checkpointer))
-    cached = _runners.get(key)
-    if cached is not None and cached.checkpointer is checkpointer:
-        _runners.move_to_end(key)
+    with _compiling_lock:
+        cached = _cached_runner(key, checkpointer)
+    if cached is not None:
         return cached
-    runner = await asyncio.wrap_future(_compile(key, document, checkpointer), loop=loop)
-    return _remember(_runners, key, runner)  # type: ignore[no-any-return]
+    return await asyncio.wrap_future(_compile(key, document, checkpointer), loop=loop)
+
+
+def _cached_runner(key: tuple[str, int], checkpointer: Any) -> GraphRunner | None:
+    cached = _runners.get(key)
+    if cached is None or cached.checkpointer is not checkpointer:
+        return None
+    _runners.move_to_end(key)
+    return cached
 
 
 def _compile(key: tuple[str, int], document: dict[str, Any], checkpointer: Any) -> Future[GraphRunner]:
     """The compile of ``key`` in the compiler's threads, shared by whoever asks before it is done
-    (from any event loop: a Celery worker has one per thread)."""
+    (from any event loop: a Celery worker has one per thread). The runner is cached before the
+    compile stops being pending, so a caller arriving in between finds one or the other."""
     with _compiling_lock:
+        cached = _cached_runner(key, checkpointer)
+        if cached is not None:
+            done: Future[GraphRunner] = Future()
+            done.set_result(cached)
+            return done
         pending = _compiling.get(key)
         if pending is None:
-            pending = _compiling[key] = _compiler.submit(_compiled_runner, document, checkpointer)
-            pending.add_done_callback(lambda _done: _compiling.pop(key, None))
+            pending = _compiling[key] = _compiler.submit(_compile_and_remember, key, document, checkpointer)
     return pending
 
 
-def _compiled_runner(document: dict[str, Any], checkpointer: Any) -> GraphRunner:
-    return GraphRunner(parse_graph(document), RuntimeServices(), checkpointer=checkpointer)
+def _compile_and_remember(key: tuple[str, int], document: dict[str, Any], checkpointer: Any) -> GraphRunner:
+    runner = GraphRunner(parse_graph(document), RuntimeServices(), checkpointer=checkpointer)
+    with _compiling_lock:
+        _remember(_runners, key, runner)
+        _compiling.pop(key, None)
+    return runner
 
 
 async def graph_runner(run: Run) -> GraphRunner:
