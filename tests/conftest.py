@@ -230,3 +230,14 @@ def _celery_worker_done_with_the_test(request: pytest.FixtureRequest, _django_db
     if "celery_worker" in request.fixturenames:
         worker: CeleryWorker = request.getfixturevalue("celery_worker")
         wait_for_idle_worker(worker, ["celery", settings.PLUGIN_JOBS_QUEUE], WORKER_IDLE_TIMEOUT_S)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop the checkpoint connections that tests' event loops left open: an aiosqlite connection's
+    thread is not a daemon, so the process would wait for it forever after the summary."""
+    from builder.conversations.checkpoints import _savers
+
+    for saver in list(_savers.values()):
+        connection = getattr(saver, "conn", None)
+        if connection is not None and hasattr(connection, "stop"):
+            connection.stop()
