@@ -22,6 +22,8 @@ from builder.accounts.roles import Action
 from builder.bots.permissions import check_bot_permission
 from builder.conversations.models import Conversation, Run
 from builder.core.exceptions import NotFound, ValidationFailed
+from builder.core.json_input import unstorable_text_reason
+from builder.core.untrusted import is_valid_text
 from builder.memory.models import END_USER_NAME_MAX
 
 # The code of a refused ``user`` (not "invalid": a client tells it apart from a malformed message).
@@ -41,6 +43,8 @@ def chat_end_user(*, actor: Actor, user: Any) -> str:
         reason = _("Only API keys name an end user; signed-in people chat as themselves.")
         raise ValidationFailed(reason, code=END_USER_NOT_ALLOWED, fields={"user": [reason]})
     named = user.strip()
+    if not is_valid_text(named):  # a websocket's ?user= comes past no other check
+        raise ValidationFailed(fields={"user": [unstorable_text_reason()]})
     if len(named) > END_USER_NAME_MAX:
         raise ValidationFailed(fields={"user": [_("At most %(limit)d characters.") % {"limit": END_USER_NAME_MAX}]})
     return named

@@ -49,3 +49,18 @@ def test_a_lone_surrogate_in_a_query_parameter_is_a_400() -> None:
     response = client.get(f"/api/v1/workspaces/{workspace.pk}/bots/?search=%ED%A0%80")
     # Django decodes an invalid UTF-8 sequence to U+FFFD: valid text, nothing to refuse.
     assert response.status_code == 200, response.content
+
+
+def test_an_end_user_named_with_a_nul_is_refused_on_every_path() -> None:
+    """``?user=`` on a websocket reaches no query middleware: the one rule for end users checks it."""
+    from builder.accounts.roles import Role
+    from builder.accounts.services import api_key_create
+    from builder.conversations.ownership import chat_end_user
+    from builder.core.exceptions import ValidationFailed
+
+    workspace = make_workspace()
+    key, _raw = api_key_create(actor=owner_of(workspace), workspace=workspace, name="k", role=Role.VIEWER)
+    with pytest.raises(ValidationFailed) as refused:
+        chat_end_user(actor=key, user="alice\x00")
+    assert list(refused.value.fields) == ["user"]
+    assert chat_end_user(actor=key, user=" alice ") == "alice"
