@@ -3,9 +3,6 @@ operator allows it in production (AGENTLOOM_ALLOW_SIGNUP)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +11,8 @@ from rest_framework.test import APIClient
 
 from builder.accounts.models import User
 from tests.factories import PASSWORD, error_of
+from tests.support.settings_probe import setting_computed
 
-BASE_DIR = Path(__file__).resolve().parents[2]
 SIGNUP = {"username": "grace", "email": "grace@example.com", "password": PASSWORD}
 
 
@@ -39,21 +36,7 @@ def test_signup_open_creates_the_account(settings: Any) -> None:
 
 def allow_signup_with(var_dir: Path, **environment: str) -> str:
     """``ALLOW_SIGNUP`` as the settings compute it from this environment (read once per process)."""
-    base = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("DATABASE_URL", "REDIS_URL", "AGENTLOOM_ALLOW_SIGNUP", "DJANGO_SECRET_KEY"))
-    }
-    completed = subprocess.run(
-        [sys.executable, "-c", "from builder.config import settings; print(settings.ALLOW_SIGNUP)"],
-        cwd=BASE_DIR,
-        env=base | {"AGENTLOOM_VAR_DIR": str(var_dir)} | environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return completed.stdout.strip()
+    return setting_computed("ALLOW_SIGNUP", "AGENTLOOM_ALLOW_SIGNUP", var_dir, **environment)
 
 
 def test_open_by_default_on_the_embedded_default_closed_in_production(tmp_path: Path) -> None:

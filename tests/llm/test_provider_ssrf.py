@@ -5,9 +5,6 @@ Ollama or vLLM); production allows nothing private unless told."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +18,8 @@ from builder.llm.clients import ProviderSettings, check_connection
 from builder.llm.models import ModelProvider
 from tests.factories import client_for, error_of, make_workspace, member
 from tests.support.fake_openai import FakeOpenAI
+from tests.support.settings_probe import setting_computed
 
-BASE_DIR = Path(__file__).resolve().parents[2]
 BLOCKED = "is not a public address"
 
 
@@ -144,21 +141,7 @@ def embedder_for(provider: ProviderSettings) -> LangChainEmbedder:
 
 def allow_list_with(var_dir: Path, **environment: str) -> str:
     """``AGENTLOOM_HTTP_ALLOWLIST`` as the settings compute it from this environment."""
-    base = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("DATABASE_URL", "REDIS_URL", "AGENTLOOM_HTTP_ALLOWLIST", "DJANGO_SECRET_KEY"))
-    }
-    completed = subprocess.run(
-        [sys.executable, "-c", "from builder.config import settings; print(settings.AGENTLOOM_HTTP_ALLOWLIST)"],
-        cwd=BASE_DIR,
-        env=base | {"AGENTLOOM_VAR_DIR": str(var_dir)} | environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return completed.stdout.strip()
+    return setting_computed("AGENTLOOM_HTTP_ALLOWLIST", "AGENTLOOM_HTTP_ALLOWLIST", var_dir, **environment)
 
 
 def test_loopback_is_allowed_by_default_only_on_the_embedded_default(tmp_path: Path) -> None:
