@@ -215,14 +215,12 @@ def test_a_key_continues_a_chat_only_for_the_end_user_who_opened_it() -> None:
     team = _team()
     api_key, _client, raw = _bot_key(team)
     conversation = conversation_create(actor=api_key, bot=team.bot, source="api", end_user_id="u1")
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
-    api = Client()
+    api = Client(headers={"Authorization": f"Bearer {raw}"})
     for body in ({"user": "u2"}, {}):
         refused = api.post(
             f"/api/v1/bots/{team.bot.pk}/chat",
             {"query": "u2 here", "conversation_id": str(conversation.pk), "stream": False, **body},
             content_type="application/json",
-            **headers,
         )
         _assert_hidden(refused)
     assert not Message.objects.filter(conversation=conversation).exists()
