@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -35,8 +36,16 @@ def counting_bot() -> dict[str, Any]:
     )
 
 
-def _end_user(bot: Any, key: Any, name: str) -> EndUser:
-    return EndUser.objects.get(bot=bot, end_user_id=end_user_of(key, name))
+def _end_user(bot: Any, key: Any, name: str, timeout_s: float = 60.0) -> EndUser:
+    """The end user's row, once the run's executor has stored it: it writes the user variables just
+    after the run's terminal event, which is what ``turn`` waits for."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = EndUser.objects.filter(bot=bot, end_user_id=end_user_of(key, name)).first()
+        if found is not None or time.monotonic() > deadline:
+            assert found is not None, f"no end user {name!r} after {timeout_s:g} s"
+            return found
+        time.sleep(0.05)
 
 
 def test_user_variables_persist_across_conversations_and_stay_with_their_end_user() -> None:
